@@ -1,0 +1,227 @@
+//! Naming an endpoint: segments, template strings, and the `chain!` macro.
+//!
+//! Three styles build the same request:
+//!
+//! ```
+//! # let wxpay = wechatpay::sandbox::offline_client()?;
+//! use wechatpay::chain;
+//!
+//! let a = wxpay.chain("v3/payscore/payafter-orders/{out_order_no}/sync");
+//! let b = wxpay.seg("v3").seg("payscore").seg("payafterOrders").seg("_out_order_no_").seg("sync");
+//! let c = chain!(wxpay.v3.payscore.payafterOrders._out_order_no_.sync);
+//! assert_eq!(a.template(), "v3/payscore/payafter-orders/{out_order_no}/sync");
+//! assert_eq!(a.template(), b.template());
+//! assert_eq!(b.template(), c.template());
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+
+use std::fmt;
+
+use http::Method;
+use serde::Serialize;
+
+use crate::client::Wechatpay;
+use crate::request::RequestBuilder;
+
+/// An endpoint being named, segment by segment or by template. Finish it with a verb:
+/// [`get`](Chain::get), [`post`](Chain::post), [`put`](Chain::put), [`patch`](Chain::patch),
+/// [`delete`](Chain::delete).
+#[derive(Clone)]
+pub struct Chain {
+    client: Wechatpay,
+    template: String,
+}
+
+impl Chain {
+    pub(crate) fn new(client: Wechatpay) -> Chain {
+        Chain {
+            client,
+            template: String::new(),
+        }
+    }
+
+    /// Appends one segment, normalized as the JS/PHP property chains are: a leading
+    /// capital is lowered and every other capital becomes `-` + lowercase
+    /// (`payafterOrders` → `payafter-orders`, `V3` → `v3`); `_name_` becomes the
+    /// placeholder `{name}` with the name kept verbatim; `<name>` is an alias of `{name}`.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let chain = wxpay.seg("V3").seg("merchantService").seg("complaintsV2").seg("_complaint_id_");
+    /// assert_eq!(chain.template(), "v3/merchant-service/complaints-v2/{complaint_id}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn seg(mut self, name: &str) -> Chain {
+        let normalized = normalize_segment(name);
+        self.push(&normalized);
+        self
+    }
+
+    /// Appends literal template text, e.g. `"{out_order_no}/sync"`, with no case
+    /// normalization (so `secapi/mch/addInstitutionsub` stays reachable). `<name>` is an
+    /// alias of `{name}`.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let chain = wxpay.seg("v3").seg("payscore").chain("serviceorder/<out_order_no>/sync");
+    /// assert_eq!(chain.template(), "v3/payscore/serviceorder/{out_order_no}/sync");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn chain(mut self, tail: &str) -> Chain {
+        let tail = angle_to_braces(tail);
+        self.push(&tail);
+        self
+    }
+
+    fn push(&mut self, piece: &str) {
+        let piece = piece.trim_start_matches('/');
+        if piece.is_empty() {
+            return;
+        }
+        if !self.template.is_empty() && !self.template.ends_with('/') {
+            self.template.push('/');
+        }
+        self.template.push_str(piece);
+    }
+
+    /// The accumulated URI template, e.g. `v3/payscore/payafter-orders/{out_order_no}/sync`.
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// A request with any method (the verbs below are shorthands).
+    pub fn request(self, method: Method) -> RequestBuilder {
+        RequestBuilder::new(self.client, method, self.template)
+    }
+
+    /// A `GET` request.
+    pub fn get(self) -> RequestBuilder {
+        self.request(Method::GET)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(self) -> RequestBuilder {
+        self.request(Method::DELETE)
+    }
+
+    /// A `POST` request with a JSON body (anything `Serialize`, usually `json!`).
+    pub fn post<B: Serialize>(self, body: B) -> RequestBuilder {
+        self.request(Method::POST).json(body)
+    }
+
+    /// A `PUT` request with a JSON body.
+    pub fn put<B: Serialize>(self, body: B) -> RequestBuilder {
+        self.request(Method::PUT).json(body)
+    }
+
+    /// A `PATCH` request with a JSON body.
+    pub fn patch<B: Serialize>(self, body: B) -> RequestBuilder {
+        self.request(Method::PATCH).json(body)
+    }
+}
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Chain").field(&self.template).finish()
+    }
+}
+
+/// Normalizes one property-chain segment (see [`Chain::seg`]).
+pub fn normalize_segment(name: &str) -> String {
+    if let Some(inner) = name
+        .strip_prefix('_')
+        .and_then(|rest| rest.strip_suffix('_'))
+        .filter(|inner| !inner.is_empty())
+    {
+        return format!("{{{inner}}}");
+    }
+    if name.starts_with('<') && name.ends_with('>') {
+        return angle_to_braces(name);
+    }
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Rewrites `<name>` placeholders as `{name}`. `<` and `>` may not appear in a URI
+/// template's literal text, so nothing else can be meant by them.
+fn angle_to_braces(text: &str) -> String {
+    if !text.contains('<') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('>') {
+            Some(close) if !after[..close].contains(['<', '{', '}', '/']) => {
+                out.push('{');
+                out.push_str(&after[..close]);
+                out.push('}');
+                rest = &after[close + 1..];
+            }
+            // Left as is: the template parser reports the stray `<` with its position.
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Names an endpoint the way the JS and PHP SDKs do, as a property chain:
+/// `chain!(wxpay.v3.payscore.serviceorder._out_order_no_.sync)` is
+/// `wxpay.seg("v3").seg("payscore").seg("serviceorder").seg("_out_order_no_").seg("sync")`.
+///
+/// The client is an identifier or a parenthesized expression: `chain!((self.wxpay).v3.certificates)`.
+///
+/// ```
+/// # let wxpay = wechatpay::sandbox::offline_client()?;
+/// let chain = wechatpay::chain!(wxpay.v3.payscore.partner.serviceorder._out_order_no_.sync);
+/// assert_eq!(chain.template(), "v3/payscore/partner/serviceorder/{out_order_no}/sync");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[macro_export]
+macro_rules! chain {
+    ($client:tt $(. $seg:tt)+) => {
+        $client $(.seg(stringify!($seg)))+
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_normalize_like_the_js_and_php_chains() {
+        assert_eq!(normalize_segment("payafterOrders"), "payafter-orders");
+        assert_eq!(normalize_segment("merchantService"), "merchant-service");
+        assert_eq!(normalize_segment("complaintsV2"), "complaints-v2");
+        assert_eq!(normalize_segment("V3"), "v3");
+        assert_eq!(normalize_segment("_out_order_no_"), "{out_order_no}");
+        assert_eq!(normalize_segment("_outOrderNo_"), "{outOrderNo}");
+        assert_eq!(normalize_segment("<out_order_no>"), "{out_order_no}");
+        assert_eq!(normalize_segment("_"), "_");
+        assert_eq!(normalize_segment("__"), "__");
+        assert_eq!(normalize_segment("sub_mchid-x9"), "sub_mchid-x9");
+    }
+
+    #[test]
+    fn angle_brackets_become_braces_only_around_names() {
+        assert_eq!(angle_to_braces("a/<b>/c"), "a/{b}/c");
+        assert_eq!(angle_to_braces("a/<b/c"), "a/<b/c");
+        assert_eq!(angle_to_braces("<a><b>"), "{a}{b}");
+    }
+}

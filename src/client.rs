@@ -1,0 +1,367 @@
+//! The client and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::HeaderValue;
+
+use crate::chain::Chain;
+use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
+use crate::error::Error;
+use crate::transport::{BaseUrl, Timeouts, Transport, DEFAULT_MAX_RESPONSE_SIZE};
+use crate::verify::{check_id, Verifier};
+
+/// The production API: `https://api.mch.weixin.qq.com/`.
+pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
+/// The backup domain WeChat Pay documents for when the main one cannot be reached.
+pub const BACKUP_BASE_URL: &str = "https://api2.mch.weixin.qq.com/";
+
+/// A WeChat Pay APIv3 client: names endpoints as chains, signs, sends and verifies.
+///
+/// Cheap to clone (an `Arc` inside); clones share the connection pool and the trust store.
+/// Build it once with [`Wechatpay::builder`]: every key is parsed there, so bad
+/// configuration fails at start-up, not on the first payment.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), wechatpay::Error> {
+/// use serde_json::json;
+///
+/// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+/// let wxpay = sandbox.client();
+///
+/// let answer = wxpay
+///     .chain("v3/payscore/serviceorder/{out_order_no}/sync")
+///     .post(json!({
+///         "appid": "wxd678efh567hg6787",
+///         "service_id": "500001",
+///         "type": "Order_Paid",
+///         "detail": { "paid_time": "20091225091210" },
+///     }))
+///     .param("out_order_no", "1234323JKHDFE1243252")
+///     .send()
+///     .await?;
+/// let order: serde_json::Value = answer.json()?;
+/// assert_eq!(order["out_order_no"], "1234323JKHDFE1243252");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Wechatpay {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) mchid: String,
+    pub(crate) serial: String,
+    pub(crate) key: PrivateKey,
+    pub(crate) verifier: Verifier,
+    /// Sent as `Wechatpay-Serial` on every request, so the platform signs with that key.
+    pub(crate) public_key_id: Option<String>,
+    pub(crate) base: BaseUrl,
+    /// Tried once, with the same signed request, when the main host cannot be connected.
+    pub(crate) backup: Option<BaseUrl>,
+    pub(crate) transport: Transport,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) apiv3_key: Option<Apiv3Key>,
+}
+
+impl Wechatpay {
+    /// Starts configuring a client.
+    pub fn builder() -> WechatpayBuilder {
+        WechatpayBuilder::default()
+    }
+
+    /// Names an endpoint by URI template, used literally (no case normalization), e.g.
+    /// `"v3/payscore/serviceorder/{out_order_no}/sync"`. `<name>` is an alias of `{name}`.
+    pub fn chain(&self, template: &str) -> Chain {
+        Chain::new(self.clone()).chain(template)
+    }
+
+    /// Starts a chain with one normalized segment: `payafterOrders` becomes
+    /// `payafter-orders`, `_out_order_no_` becomes `{out_order_no}`.
+    pub fn seg(&self, name: &str) -> Chain {
+        Chain::new(self.clone()).seg(name)
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &str {
+        &self.inner.mchid
+    }
+
+    /// The merchant certificate serial the requests are signed under.
+    pub fn serial(&self) -> &str {
+        &self.inner.serial
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> String {
+        self.inner.base.to_string()
+    }
+
+    /// The trust store and verification rules (shared with every clone).
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The merchant private key.
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.inner.key
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.transport.timeouts()
+    }
+}
+
+impl fmt::Debug for Wechatpay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wechatpay")
+            .field("mchid", &self.inner.mchid)
+            .field("serial", &self.inner.serial)
+            .field("base_url", &self.inner.base.to_string())
+            .field("platform_keys", &self.inner.verifier.ids())
+            .field("private_key", &self.inner.key)
+            .field("apiv3_key", &self.inner.apiv3_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Wechatpay`]. Nothing is checked until [`build`](Self::build), which
+/// checks everything at once.
+///
+/// ```
+/// use wechatpay::{sandbox, PrivateKey, PublicKey, Wechatpay};
+///
+/// let wxpay = Wechatpay::builder()
+///     .mchid("1900000001")
+///     .serial(sandbox::MERCHANT_SERIAL)
+///     .private_key(PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM)?)
+///     .platform_key(sandbox::PLATFORM_SERIAL, PublicKey::from_pem(sandbox::PLATFORM_PUBLIC_KEY_PEM)?)
+///     .build()?;
+/// assert_eq!(wxpay.base_url(), "https://api.mch.weixin.qq.com/");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Default)]
+pub struct WechatpayBuilder {
+    mchid: Option<String>,
+    serial: Option<String>,
+    key: Option<PrivateKey>,
+    platform_keys: Vec<(String, PublicKey)>,
+    certificates: Vec<Certificate>,
+    base_url: Option<String>,
+    backup_base_url: Option<Option<String>>,
+    timeouts: Option<Timeouts>,
+    max_response_size: Option<usize>,
+    user_agent: Option<String>,
+    apiv3_key: Option<String>,
+    clock: Option<crate::verify::Clock>,
+}
+
+impl fmt::Debug for WechatpayBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WechatpayBuilder")
+            .field("mchid", &self.mchid)
+            .field("serial", &self.serial)
+            .field("private_key", &self.key)
+            .field(
+                "platform_keys",
+                &self
+                    .platform_keys
+                    .iter()
+                    .map(|(id, _)| id)
+                    .collect::<Vec<_>>(),
+            )
+            .field("base_url", &self.base_url)
+            .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| ".."))
+            .finish_non_exhaustive()
+    }
+}
+
+impl WechatpayBuilder {
+    /// The merchant id (商户号), e.g. `1900000001`.
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// The serial of the merchant API certificate (商户API证书序列号), 40 hex characters.
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// The merchant API private key (`apiclient_key.pem`).
+    pub fn private_key(mut self, key: PrivateKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Trusts a platform key under `id`: a platform certificate serial, or a WeChat Pay
+    /// public key id (`PUB_KEY_ID_…`). Repeatable; both kinds may be configured at once
+    /// (the migration from certificates to public keys). When a public key id is
+    /// configured, every request carries `Wechatpay-Serial: <that id>` (the first one, if
+    /// several), so the platform signs its answers with that key.
+    pub fn platform_key(mut self, id: impl Into<String>, key: PublicKey) -> Self {
+        self.platform_keys.push((id.into(), key));
+        self
+    }
+
+    /// Trusts a platform certificate under its own serial.
+    pub fn platform_certificate(mut self, certificate: Certificate) -> Self {
+        self.certificates.push(certificate);
+        self
+    }
+
+    /// Where to send requests (default [`DEFAULT_BASE_URL`]). A base path such as
+    /// `https://apihk.mch.weixin.qq.com/hk/` is kept and signed as part of every target.
+    /// Plain `http://` is accepted for loopback hosts only (the sandbox).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Where to resend a request that could not connect to the base URL (same path, same
+    /// signature). Defaults to [`BACKUP_BASE_URL`] when the base URL is the default one,
+    /// and to none otherwise; `None` turns it off.
+    pub fn backup_base_url(mut self, url: Option<String>) -> Self {
+        self.backup_base_url = Some(url);
+        self
+    }
+
+    /// Connect and total time limits (default 5 s and 30 s).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// The largest response body accepted, in bytes (default 8 MiB), so a hostile or
+    /// broken server cannot exhaust memory.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = Some(bytes);
+        self
+    }
+
+    /// Replaces the `User-Agent` (default `wechatpay-rust/<version> (<os>/<arch>)`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// The APIv3 key (32 characters), needed to decrypt notifications and platform
+    /// certificates.
+    pub fn apiv3_key(mut self, key: impl Into<String>) -> Self {
+        self.apiv3_key = Some(key.into());
+        self
+    }
+
+    /// Replaces the clock used to check answer timestamps (for tests and replays).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Checks everything and builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the first missing or invalid setting.
+    pub fn build(self) -> Result<Wechatpay, Error> {
+        let mchid = self.mchid.filter(|m| !m.trim().is_empty()).ok_or_else(|| {
+            Error::config("the merchant id is missing: call .mchid(\"1900000001\")")
+        })?;
+        if !mchid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::config(format!(
+                "the merchant id `{mchid}` must be digits only"
+            )));
+        }
+        let serial = self
+            .serial
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                Error::config(
+                    "the merchant certificate serial is missing: call .serial(\"…\") \
+                 (run `openssl x509 -in apiclient_cert.pem -noout -serial` to read it)",
+                )
+            })?;
+        if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::config(format!(
+                "the merchant certificate serial `{serial}` must be hexadecimal"
+            )));
+        }
+        let key = self.key.ok_or_else(|| {
+            Error::config(
+                "the merchant private key is missing: call .private_key(PrivateKey::from_pem_file(\"apiclient_key.pem\")?)",
+            )
+        })?;
+
+        let mut verifier = Verifier::new();
+        if let Some(clock) = self.clock {
+            verifier = verifier.with_clock(move || clock());
+        }
+        let mut public_key_id = None;
+        for (id, key) in self.platform_keys {
+            let id = check_id(&id)?;
+            if id.starts_with("PUB_KEY_ID_") && public_key_id.is_none() {
+                public_key_id = Some(id.clone());
+            }
+            verifier.add_key(&id, key)?;
+        }
+        for cert in &self.certificates {
+            verifier.add_certificate(cert);
+        }
+        let apiv3_key = self.apiv3_key.as_deref().map(Apiv3Key::new).transpose()?;
+        if verifier.ids().is_empty() && apiv3_key.is_none() {
+            return Err(Error::config(
+                "no platform key is configured, so no answer could be verified: add \
+                 .platform_key(\"PUB_KEY_ID_…\", PublicKey::from_pem_file(\"pub_key.pem\")?) or a platform \
+                 certificate, or set .apiv3_key(…) to download the platform certificates",
+            ));
+        }
+
+        let base_text = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let base = BaseUrl::parse(base_text)?;
+        let backup = match self.backup_base_url {
+            Some(Some(url)) => {
+                Some(BaseUrl::parse(&url)?.with_origin(&BaseUrl::parse(&url)?.origin))
+            }
+            Some(None) => None,
+            None if base.origin == BaseUrl::parse(DEFAULT_BASE_URL)?.origin => {
+                Some(base.with_origin(&BaseUrl::parse(BACKUP_BASE_URL)?.origin))
+            }
+            None => None,
+        };
+
+        let user_agent = self.user_agent.unwrap_or_else(|| {
+            format!(
+                "wechatpay-rust/{} ({}/{})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )
+        });
+        let user_agent = HeaderValue::from_str(&user_agent)
+            .map_err(|_| Error::config("the User-Agent must be visible ASCII"))?;
+
+        let transport = Transport::new(
+            self.timeouts.unwrap_or_default(),
+            self.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_SIZE),
+        )?;
+
+        Ok(Wechatpay {
+            inner: Arc::new(Inner {
+                mchid,
+                serial: serial.to_ascii_uppercase(),
+                key,
+                verifier,
+                public_key_id,
+                base,
+                backup,
+                transport,
+                user_agent,
+                apiv3_key,
+            }),
+        })
+    }
+}

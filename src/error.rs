@@ -1,0 +1,436 @@
+//! The crate's one error type.
+//!
+//! Every failure a call can meet is a variant of [`Error`]. Each variant's message names
+//! the thing to fix: the missing placeholder and its template, the serial that was not
+//! found and the ones that are configured, the local and remote clock and the skew.
+//! No variant ever carries key material.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+
+use crate::response::Response;
+
+/// A boxed error source, kept (never stringified) so `Error::source()` can walk it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong, from configuration to verification.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a `_` arm.
+/// The helpers [`Error::status`], [`Error::api_code`], [`Error::is_timeout`],
+/// [`Error::is_verification`] and [`Error::request_id`] answer the common questions
+/// without a `match`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration is incomplete or inconsistent (raised by
+    /// [`WechatpayBuilder::build`](crate::WechatpayBuilder::build), never on the first payment).
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A key or certificate could not be loaded: the file is missing, or its PEM/DER is not
+    /// what was expected. The message names what was expected and what was found.
+    Key {
+        /// What was expected, what was found, and where.
+        message: String,
+        /// The underlying I/O or parse error, if any.
+        source: Option<BoxError>,
+    },
+    /// A URI template is malformed, or a placeholder has no usable value.
+    Template {
+        /// The template text as given.
+        template: String,
+        /// What is wrong with it.
+        kind: TemplateErrorKind,
+    },
+    /// The request could not be formed: a bad header, a body that would not serialize,
+    /// a `params` value that is not a JSON object, a base URL that is not a URL.
+    Request {
+        /// What is wrong.
+        message: String,
+        /// The underlying error, if any.
+        source: Option<BoxError>,
+    },
+    /// The request did not complete on the network: connect, TLS, timeout, I/O, or a response
+    /// larger than the configured limit. The platform may or may not have seen the request.
+    Transport {
+        /// Which stage failed.
+        kind: TransportErrorKind,
+        /// The underlying hyper/IO error, if any.
+        source: Option<BoxError>,
+    },
+    /// The platform answered with a non-2xx status. Its JSON body `{code, message, detail}`
+    /// is parsed into the fields; the whole response is kept.
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The platform's error code, e.g. `PARAM_ERROR`, `SIGN_ERROR`, `NOT_FOUND`
+        /// (empty when the body carried none).
+        code: String,
+        /// The platform's human-readable message.
+        message: String,
+        /// The optional `detail` object of the error body.
+        detail: Option<serde_json::Value>,
+        /// The `Request-ID` header, which WeChat Pay support asks for.
+        request_id: Option<String>,
+        /// The whole response (status, headers, raw body).
+        response: Box<Response>,
+    },
+    /// An answer (or a callback notification) failed signature verification. Treat its
+    /// content as untrusted; the platform may still have acted on the request.
+    Verification {
+        /// The check that failed.
+        failure: VerificationFailure,
+        /// The response that failed, with status, headers (including `Request-ID`) and raw
+        /// body. `None` for notifications, whose headers and body the caller already holds.
+        response: Option<Box<Response>>,
+    },
+    /// A body could not be decoded: JSON that does not match the requested type, a
+    /// notification `resource` that does not decrypt, base64 that is not base64.
+    Decode {
+        /// What could not be decoded.
+        message: String,
+        /// The underlying error, if any.
+        source: Option<BoxError>,
+    },
+    /// A cryptographic operation failed (RSA-OAEP encryption or decryption, AES-GCM).
+    Crypto {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// What is wrong with a URI template or its values (see [`Error::Template`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TemplateErrorKind {
+    /// The template text is not valid RFC 6570.
+    Syntax {
+        /// Byte offset of the problem in the template.
+        position: usize,
+        /// What was expected there.
+        message: String,
+    },
+    /// A placeholder that builds the path has no entry in the params map.
+    MissingVariable {
+        /// The placeholder's name.
+        name: String,
+    },
+    /// A placeholder's value cannot be used where it stands (e.g. an empty path segment,
+    /// a `..` segment, a prefix modifier on a list).
+    InvalidValue {
+        /// The placeholder's name.
+        name: String,
+        /// Why the value is refused.
+        reason: String,
+    },
+}
+
+/// Which stage of the transport failed (see [`Error::Transport`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The TCP connection (or DNS) failed; the request was not sent.
+    Connect,
+    /// The TLS handshake failed; the request was not sent.
+    Tls,
+    /// The whole exchange (send and read the body) did not finish in time.
+    Timeout {
+        /// The limit that was exceeded.
+        after: Duration,
+    },
+    /// The response body is larger than the configured maximum.
+    BodyTooLarge {
+        /// The configured maximum, in bytes.
+        limit: usize,
+    },
+    /// Any other I/O or protocol failure while the request or response was in flight.
+    Io,
+}
+
+/// The verification check that failed (see [`Error::Verification`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerificationFailure {
+    /// A required `Wechatpay-*` header is absent.
+    MissingHeader {
+        /// The header's name, e.g. `Wechatpay-Signature`.
+        name: &'static str,
+    },
+    /// A `Wechatpay-*` header is present but malformed (e.g. a timestamp that is not a number).
+    MalformedHeader {
+        /// The header's name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The signed timestamp is too far from the local clock (replay protection).
+    ClockSkew {
+        /// Local Unix time, seconds.
+        local: i64,
+        /// The `Wechatpay-Timestamp` value, seconds.
+        remote: i64,
+        /// The maximum accepted skew, seconds.
+        tolerance: u64,
+    },
+    /// `Wechatpay-Serial` names no configured platform key.
+    UnknownSerial {
+        /// The serial the platform sent.
+        serial: String,
+        /// The ids configured in the trust store.
+        configured: Vec<String>,
+    },
+    /// The signature is a `WECHATPAY/SIGNTEST/` probe: the platform is testing that the
+    /// merchant really verifies signatures. Rejecting it is correct.
+    Probe,
+    /// The signature is not valid base64 or does not verify over the message.
+    BadSignature,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config { message } => write!(f, "configuration: {message}"),
+            Error::Key { message, .. } => write!(f, "key: {message}"),
+            Error::Template { template, kind } => match kind {
+                TemplateErrorKind::Syntax { position, message } => write!(
+                    f,
+                    "URI template `{template}` is invalid at byte {position}: {message}"
+                ),
+                TemplateErrorKind::MissingVariable { name } => write!(
+                    f,
+                    "URI template `{template}`: placeholder `{name}` has no value; \
+                     give it with .param(\"{name}\", value)"
+                ),
+                TemplateErrorKind::InvalidValue { name, reason } => write!(
+                    f,
+                    "URI template `{template}`: the value of `{name}` cannot be used: {reason}"
+                ),
+            },
+            Error::Request { message, .. } => write!(f, "request: {message}"),
+            Error::Transport { kind, source } => {
+                match kind {
+                    TransportErrorKind::Connect => f.write_str("could not connect")?,
+                    TransportErrorKind::Tls => f.write_str("TLS handshake failed")?,
+                    TransportErrorKind::Timeout { after } => {
+                        write!(f, "no complete answer within {after:?} (total timeout)")?
+                    }
+                    TransportErrorKind::BodyTooLarge { limit } => write!(
+                        f,
+                        "response body exceeds the {limit}-byte limit \
+                         (raise it with WechatpayBuilder::max_response_size)"
+                    )?,
+                    TransportErrorKind::Io => f.write_str("connection failed mid-exchange")?,
+                }
+                if let Some(source) = source {
+                    write!(f, ": {source}")?;
+                }
+                Ok(())
+            }
+            Error::Api {
+                status,
+                code,
+                message,
+                request_id,
+                ..
+            } => {
+                write!(f, "platform answered {status}")?;
+                if !code.is_empty() {
+                    write!(f, " {code}")?;
+                }
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                if let Some(id) = request_id {
+                    write!(f, " (Request-ID {id})")?;
+                }
+                Ok(())
+            }
+            Error::Verification { failure, response } => {
+                write!(f, "signature verification failed: {failure}")?;
+                if let Some(id) = response.as_ref().and_then(|r| r.request_id()) {
+                    write!(f, " (Request-ID {id})")?;
+                }
+                Ok(())
+            }
+            Error::Decode { message, .. } => write!(f, "decode: {message}"),
+            Error::Crypto { message } => write!(f, "crypto: {message}"),
+        }
+    }
+}
+
+impl fmt::Display for VerificationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerificationFailure::MissingHeader { name } => {
+                write!(f, "the `{name}` header is missing")
+            }
+            VerificationFailure::MalformedHeader { name, reason } => {
+                write!(f, "the `{name}` header is malformed: {reason}")
+            }
+            VerificationFailure::ClockSkew {
+                local,
+                remote,
+                tolerance,
+            } => write!(
+                f,
+                "signed at {remote} but the local clock says {local} (skew {}s, more than the {tolerance}s allowed); \
+                 check the local clock or a replayed message",
+                local.abs_diff(*remote)
+            ),
+            VerificationFailure::UnknownSerial { serial, configured } => write!(
+                f,
+                "`Wechatpay-Serial: {serial}` names no configured platform key (configured: {}); \
+                 add it with WechatpayBuilder::platform_key or download the platform certificates",
+                if configured.is_empty() {
+                    "none".to_owned()
+                } else {
+                    configured.join(", ")
+                }
+            ),
+            VerificationFailure::Probe => f.write_str(
+                "the signature is a WECHATPAY/SIGNTEST/ probe (the platform checks that answers are verified; \
+                 rejecting it is correct)",
+            ),
+            VerificationFailure::BadSignature => {
+                f.write_str("the signature does not match the message and the platform key")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Key { source, .. }
+            | Error::Request { source, .. }
+            | Error::Transport { source, .. }
+            | Error::Decode { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// The HTTP status of the answer behind this error, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::Verification {
+                response: Some(r), ..
+            } => Some(r.status()),
+            _ => None,
+        }
+    }
+
+    /// The platform's error `code` (e.g. `PARAM_ERROR`) for an [`Error::Api`].
+    pub fn api_code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The `Request-ID` of the answer behind this error, for a support ticket.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { request_id, .. } => request_id.as_deref(),
+            Error::Verification {
+                response: Some(r), ..
+            } => r.request_id(),
+            _ => None,
+        }
+    }
+
+    /// The headers of the answer behind this error, if there was one.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        match self {
+            Error::Api { response, .. }
+            | Error::Verification {
+                response: Some(response),
+                ..
+            } => Some(response.headers()),
+            _ => None,
+        }
+    }
+
+    /// Whether the total timeout expired.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                kind: TransportErrorKind::Timeout { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether the request never reached the platform (connect or TLS failure): safe to retry
+    /// as is, even for non-idempotent calls.
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                kind: TransportErrorKind::Connect | TransportErrorKind::Tls,
+                ..
+            }
+        )
+    }
+
+    /// Whether an answer or notification failed signature verification.
+    pub fn is_verification(&self) -> bool {
+        matches!(self, Error::Verification { .. })
+    }
+
+    /// The failed verification check, for an [`Error::Verification`].
+    pub fn verification_failure(&self) -> Option<&VerificationFailure> {
+        match self {
+            Error::Verification { failure, .. } => Some(failure),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn key(message: impl Into<String>) -> Self {
+        Error::Key {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn request(message: impl Into<String>) -> Self {
+        Error::Request {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn decode(message: impl Into<String>, source: Option<BoxError>) -> Self {
+        Error::Decode {
+            message: message.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn crypto(message: impl Into<String>) -> Self {
+        Error::Crypto {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn template(template: &str, kind: TemplateErrorKind) -> Self {
+        Error::Template {
+            template: template.to_owned(),
+            kind,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! # wechatpay
+//!
+//! A WeChat Pay APIv3 client that calls any of the platform's ~1,100 endpoints without
+//! per-endpoint code, in the style of the PHP and JS "chain" SDKs: name the endpoint, give
+//! placeholder values and an untyped JSON body, and the client expands the URI template,
+//! signs the request (`WECHATPAY2-SHA256-RSA2048`), sends it, verifies the platform's
+//! signature on the answer and hands it back.
+//!
+//! Everything below runs against the embedded [`sandbox`], a real HTTP platform double
+//! on `127.0.0.1`, so no credentials or internet are needed.
+//!
+//! ## Three ways to name an endpoint
+//!
+//! All three build byte-identical requests.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wechatpay::Error> {
+//! use serde_json::json;
+//! use wechatpay::{chain, sandbox::Sandbox};
+//!
+//! let sandbox = Sandbox::start().await?;
+//! let wxpay = sandbox.client();
+//! let body = json!({
+//!     "appid": "wxd678efh567hg6787",
+//!     "service_id": "500001",
+//!     "type": "Order_Paid",
+//!     "detail": { "paid_time": "20091225091210" },
+//! });
+//!
+//! // 1. A URI template, as PHP's $instance->chain('v3/payscore/serviceorder/{out_order_no}/sync').
+//! let answer = wxpay
+//!     .chain("v3/payscore/serviceorder/{out_order_no}/sync")
+//!     .post(&body)
+//!     .param("out_order_no", "1234323JKHDFE1243252")
+//!     .send()
+//!     .await?;
+//!
+//! // 2. Segment calls, the programmatic form of the JS property chain.
+//! let same = wxpay.seg("v3").seg("payscore").seg("serviceorder").seg("_out_order_no_").seg("sync")
+//!     .post(&body)
+//!     .param("out_order_no", "1234323JKHDFE1243252")
+//!     .await?; // a RequestBuilder is IntoFuture: `.await` sends it
+//!
+//! // 3. The macro, which reads like wxpay.v3.payscore.serviceorder._out_order_no_.sync in JS.
+//! let also = chain!(wxpay.v3.payscore.serviceorder._out_order_no_.sync)
+//!     .post(&body)
+//!     .param("out_order_no", "1234323JKHDFE1243252")
+//!     .await?;
+//!
+//! let order: serde_json::Value = answer.json()?;
+//! assert_eq!(order["out_order_no"], "1234323JKHDFE1243252");
+//! assert_eq!(same.json::<serde_json::Value>()?["order_id"], order["order_id"]);
+//! assert_eq!(also.status(), 200);
+//! # Ok(()) }
+//! ```
+//!
+//! Segment names are normalized like the JS/PHP chains: `payafterOrders` becomes
+//! `payafter-orders`, `_out_order_no_` becomes the placeholder `{out_order_no}`.
+//! Template strings are used literally, so `secapi/mch/addInstitutionsub` stays reachable.
+//! Templates are full [RFC 6570](UriTemplate) (`{?offset,limit}` and friends), and a
+//! placeholder without a value is an error naming it, never an empty segment.
+//!
+//! ## What you get back
+//!
+//! A 2xx answer is a [`Response`] whose signature has been checked against the configured
+//! platform keys (timestamp within 300 s, known serial, RSA-SHA256 over the raw bytes).
+//! A non-2xx answer is [`Error::Api`] with the platform's `code` and `message`. A signature
+//! failure is [`Error::Verification`], which says which check failed and keeps the
+//! response, since the platform may have acted on the request.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wechatpay::Error> {
+//! # let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+//! # let wxpay = sandbox.client();
+//! match wxpay.chain("v3/no/such/endpoint").get().await {
+//!     Err(wechatpay::Error::Api { status, code, .. }) => {
+//!         assert_eq!(status, 404);
+//!         assert_eq!(code, "NOT_FOUND");
+//!     }
+//!     other => panic!("expected a 404, got {other:?}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Configuring a real client
+//!
+//! ```no_run
+//! use wechatpay::{PrivateKey, PublicKey, Wechatpay};
+//!
+//! let wxpay = Wechatpay::builder()
+//!     .mchid("1900000001")
+//!     .serial("5157F09EFDC096DE15EBE81A47057A7232F1B8E1")
+//!     .private_key(PrivateKey::from_pem_file("apiclient_key.pem")?)
+//!     .platform_key("PUB_KEY_ID_0119000000012026112200000000000001", PublicKey::from_pem_file("pub_key.pem")?)
+//!     .build()?;
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+//!
+//! ## Without async
+//!
+//! [`blocking::Wechatpay`] has the same chains and verbs and returns results directly,
+//! like the PHP SDK's synchronous calls.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(clippy::missing_errors_doc)]
+
+pub mod blocking;
+mod chain;
+mod client;
+pub mod crypto;
+mod error;
+mod request;
+mod response;
+pub mod sandbox;
+pub mod sign;
+mod template;
+mod transport;
+pub mod verify;
+
+pub use chain::{normalize_segment, Chain};
+pub use client::{Wechatpay, WechatpayBuilder, BACKUP_BASE_URL, DEFAULT_BASE_URL};
+pub use crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
+pub use error::{BoxError, Error, TemplateErrorKind, TransportErrorKind, VerificationFailure};
+pub use request::RequestBuilder;
+pub use response::Response;
+pub use template::UriTemplate;
+pub use transport::{Timeouts, DEFAULT_MAX_RESPONSE_SIZE};
+pub use verify::Verifier;
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,400 @@
+//! Building, signing and sending one request.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, Method, Request};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::client::Wechatpay;
+use crate::error::{Error, TransportErrorKind};
+use crate::response::Response;
+use crate::sign::Authorization;
+use crate::template::{self, UriTemplate};
+use crate::transport::RawResponse;
+use crate::verify::{is_unsigned_download, HEADER_SERIAL, HEADER_SIGNATURE};
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// One request being built: placeholders, query, headers, body. Every method returns
+/// `Self`, and the first error (a body that does not serialize, a bad header) is kept
+/// and reported by [`build`](Self::build) or [`send`](Self::send), so a chain never
+/// needs `?` halfway.
+///
+/// ```
+/// # let wxpay = wechatpay::sandbox::offline_client()?;
+/// use serde_json::json;
+///
+/// let request = wxpay
+///     .chain("v3/payscore/serviceorder/{out_order_no}/sync")
+///     .post(json!({ "appid": "wxd678efh567hg6787", "service_id": "500001",
+///                   "type": "Order_Paid", "detail": { "paid_time": "20091225091210" } }))
+///     .param("out_order_no", "1234323JKHDFE1243252")
+///     .timestamp(1_700_000_000)
+///     .nonce("593BEC0C930BF1AFEB40B4A08C8FB242")
+///     .build()?;
+/// assert_eq!(request.uri(), "https://api.mch.weixin.qq.com/v3/payscore/serviceorder/1234323JKHDFE1243252/sync");
+/// assert!(request.headers()["Authorization"].to_str()?.starts_with("WECHATPAY2-SHA256-RSA2048 mchid="));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RequestBuilder {
+    client: Wechatpay,
+    method: Method,
+    template: String,
+    params: Map<String, Value>,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+    timestamp: Option<u64>,
+    nonce: Option<String>,
+    error: Option<Error>,
+}
+
+/// A signed request and the target it was signed for.
+pub(crate) struct Signed {
+    pub(crate) request: Request<Bytes>,
+    /// Path and query after the base path, e.g. `v3/certificates`.
+    pub(crate) path: String,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(client: Wechatpay, method: Method, template: String) -> RequestBuilder {
+        RequestBuilder {
+            client,
+            method,
+            template,
+            params: Map::new(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+            timestamp: None,
+            nonce: None,
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        if self.error.is_none() {
+            self.error = Some(error);
+        }
+    }
+
+    /// Gives a placeholder its value: a string, number or bool (or a list/object for the
+    /// RFC 6570 operators that take them). Values are percent-encoded into their segment,
+    /// so `/`, `?`, `#` or spaces in a value can never change the path.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.params.insert(name.into(), value.into());
+        self
+    }
+
+    /// Gives several placeholders at once from a JSON object, e.g.
+    /// `json!({"out_order_no": "1234323JKHDFE1243252"})`.
+    pub fn params(mut self, params: Value) -> Self {
+        match params {
+            Value::Object(map) => self.params.extend(map),
+            other => self.fail(Error::request(format!(
+                "params must be a JSON object of placeholder values, not {}",
+                json_kind(&other)
+            ))),
+        }
+        self
+    }
+
+    /// Appends `name=value` to the query string (after any query the template makes),
+    /// percent-encoded. Repeatable; order is kept.
+    pub fn query(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
+        self.query.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Sets a header, replacing a previous value of the same name (including the defaults
+    /// `Accept`, `Content-Type`, `User-Agent` and `Wechatpay-Serial`). `Authorization` is
+    /// always the one computed by the signer.
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        let name_text = name.as_ref();
+        match (
+            HeaderName::from_bytes(name_text.as_bytes()),
+            HeaderValue::from_str(value.as_ref()),
+        ) {
+            (Ok(name), Ok(value)) => {
+                self.headers.insert(name, value);
+            }
+            (Err(_), _) => self.fail(Error::request(format!(
+                "`{name_text}` is not a valid header name"
+            ))),
+            (_, Err(_)) => self.fail(Error::request(format!(
+                "the value of header `{name_text}` must be visible ASCII"
+            ))),
+        }
+        self
+    }
+
+    /// Sets the JSON body (serialized once, here; the signature covers exactly these bytes).
+    pub fn json<B: Serialize>(mut self, body: B) -> Self {
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => self.body = Some(bytes),
+            Err(e) => self.fail(Error::Request {
+                message: "the body cannot be serialized as JSON".into(),
+                source: Some(Box::new(e)),
+            }),
+        }
+        self
+    }
+
+    /// Sets the raw body bytes (with `Content-Type: application/json` unless a
+    /// `Content-Type` header is set).
+    pub fn body(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(bytes.into());
+        self
+    }
+
+    /// Fixes the signature timestamp (Unix seconds) instead of the clock, for snapshots
+    /// and replays.
+    pub fn timestamp(mut self, unix_seconds: u64) -> Self {
+        self.timestamp = Some(unix_seconds);
+        self
+    }
+
+    /// Fixes the signature nonce instead of a random one, for snapshots and replays.
+    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// The template this request was named by.
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// Expands, signs and returns the request without sending it.
+    ///
+    /// # Errors
+    ///
+    /// The first error of the chain: [`Error::Template`] for a placeholder without value or
+    /// a bad template, [`Error::Request`] for a bad header, params or body.
+    pub fn build(self) -> Result<Request<Vec<u8>>, Error> {
+        let signed = self.sign()?;
+        Ok(signed.request.map(Vec::from))
+    }
+
+    pub(crate) fn sign(self) -> Result<Signed, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let inner = &self.client.inner;
+        let template = UriTemplate::parse(&self.template)?;
+        let mut path = template.expand_path(&self.params)?;
+        append_query(&mut path, &self.query);
+        let target = format!("{}{path}", inner.base.path);
+        let uri = format!("{}{target}", inner.base.origin);
+
+        let timestamp = match self.timestamp {
+            Some(t) => t,
+            None => unix_now()?,
+        };
+        let nonce = match self.nonce {
+            Some(n) => n,
+            None => crate::crypto::random_nonce(32)?,
+        };
+        let body = self.body.unwrap_or_default();
+        let auth = Authorization::sign(
+            &inner.mchid,
+            &inner.serial,
+            &inner.key,
+            self.method.as_str(),
+            &target,
+            timestamp,
+            &nonce,
+            &body,
+        )?;
+
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(ACCEPT, APPLICATION_JSON);
+        if !body.is_empty() {
+            headers.insert(CONTENT_TYPE, APPLICATION_JSON);
+        }
+        headers.insert(USER_AGENT, inner.user_agent.clone());
+        if let Some(id) = &inner.public_key_id {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                headers.insert(HEADER_SERIAL, value);
+            }
+        }
+        for (name, value) in self.headers {
+            if let Some(name) = name {
+                headers.insert(name, value);
+            }
+        }
+        let authorization = HeaderValue::from_str(&auth.to_header_value())
+            .map_err(|_| Error::request("the merchant id or serial is not visible ASCII"))?;
+        headers.insert(AUTHORIZATION, authorization);
+
+        let mut request = Request::builder()
+            .method(self.method)
+            .uri(&uri)
+            .body(Bytes::from(body))
+            .map_err(|e| Error::Request {
+                message: format!("`{uri}` is not a valid request URI"),
+                source: Some(Box::new(e)),
+            })?;
+        *request.headers_mut() = headers;
+        Ok(Signed { request, path })
+    }
+
+    /// Signs, sends, reads and verifies. A 2xx answer is returned once its signature
+    /// holds; a non-2xx answer becomes [`Error::Api`] (after verification, if signed).
+    ///
+    /// # Errors
+    ///
+    /// Everything [`build`](Self::build) reports, and [`Error::Transport`] (connect, TLS,
+    /// timeout, oversized body), [`Error::Verification`] and [`Error::Api`].
+    pub async fn send(self) -> Result<Response, Error> {
+        let client = self.client.clone();
+        let signed = self.sign()?;
+        let raw = match client.inner.transport.send(signed.request.clone()).await {
+            Err(e) if e.is_connect() && client.inner.backup.is_some() => {
+                let backup = client
+                    .inner
+                    .backup
+                    .as_ref()
+                    .map(|b| b.origin.as_str())
+                    .unwrap_or_default();
+                let retry = redirect(&signed.request, &client.inner.base.origin, backup)?;
+                log::warn!("wechatpay: {e}; retrying once on {backup}");
+                client.inner.transport.send(retry).await?
+            }
+            other => other?,
+        };
+        finish(&client, &signed.path, raw)
+    }
+}
+
+/// Verifies and classifies a raw answer.
+pub(crate) fn finish(client: &Wechatpay, path: &str, raw: RawResponse) -> Result<Response, Error> {
+    let RawResponse {
+        status,
+        headers,
+        body,
+    } = raw;
+    let signed = headers.contains_key(HEADER_SIGNATURE);
+    let must_verify = status.is_success() && !is_unsigned_download(path);
+    let response = Response::new(status, headers, body);
+    if signed || must_verify {
+        if let Err(failure) = client
+            .inner
+            .verifier
+            .verify(response.headers(), response.bytes())
+        {
+            return Err(Error::Verification {
+                failure,
+                response: Some(Box::new(response)),
+            });
+        }
+    }
+    if status.is_success() {
+        Ok(response)
+    } else {
+        Err(api_error(response))
+    }
+}
+
+/// `{code, message, detail}` of a non-2xx answer, whatever shape its body has.
+fn api_error(response: Response) -> Error {
+    let parsed: Option<Map<String, Value>> = serde_json::from_slice(response.bytes()).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let code = field("code");
+    let mut message = field("message");
+    if message.is_empty() && parsed.is_none() {
+        message = String::from_utf8_lossy(&response.bytes()[..response.bytes().len().min(200)])
+            .into_owned();
+    }
+    let detail = parsed.as_ref().and_then(|m| m.get("detail")).cloned();
+    Error::Api {
+        status: response.status(),
+        code,
+        message,
+        detail,
+        request_id: response.request_id().map(str::to_owned),
+        response: Box::new(response),
+    }
+}
+
+fn redirect(request: &Request<Bytes>, from: &str, to: &str) -> Result<Request<Bytes>, Error> {
+    let uri = request.uri().to_string();
+    let uri = uri.replacen(from, to, 1);
+    let mut retry = Request::builder()
+        .method(request.method().clone())
+        .uri(&uri)
+        .body(request.body().clone())
+        .map_err(|e| Error::Transport {
+            kind: TransportErrorKind::Connect,
+            source: Some(Box::new(e)),
+        })?;
+    *retry.headers_mut() = request.headers().clone();
+    Ok(retry)
+}
+
+impl IntoFuture for RequestBuilder {
+    type Output = Result<Response, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    /// `builder.await` is `builder.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .field("template", &self.template)
+            .field("params", &self.params)
+            .field("query", &self.query)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+fn append_query(path: &mut String, query: &[(String, String)]) {
+    for (i, (name, value)) in query.iter().enumerate() {
+        let sep = if i == 0 && !path.contains('?') {
+            '?'
+        } else {
+            '&'
+        };
+        path.push(sep);
+        template::encode_unreserved(path, name);
+        path.push('=');
+        template::encode_unreserved(path, value);
+    }
+}
+
+fn unix_now() -> Result<u64, Error> {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| Error::config("the system clock is before 1970"))
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

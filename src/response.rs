@@ -1,0 +1,105 @@
+//! A verified answer from the platform.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// An answer whose signature has been verified (or that is on the explicit list of
+/// unsigned downloads). The body is already read, so the accessors are not `async`.
+///
+/// ```no_run
+/// # async fn demo(wxpay: wechatpay::Wechatpay) -> Result<(), wechatpay::Error> {
+/// let response = wxpay.chain("v3/certificates").get().send().await?;
+/// assert!(response.status().is_success());
+/// let body: serde_json::Value = response.json()?;
+/// println!("{} {:?}", body["data"], response.request_id());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response {
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The HTTP status (200, or 204 for answers without a body).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The `Request-ID` header, which WeChat Pay support asks for.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get("Request-ID").and_then(|v| v.to_str().ok())
+    }
+
+    /// The raw body bytes, exactly as received and verified.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Takes the raw body.
+    pub fn into_bytes(self) -> Bytes {
+        self.body
+    }
+
+    /// The body as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] if the body is not UTF-8.
+    pub fn text(&self) -> Result<&str, Error> {
+        std::str::from_utf8(&self.body)
+            .map_err(|e| Error::decode("the response body is not UTF-8", Some(Box::new(e))))
+    }
+
+    /// Deserializes the JSON body, into a `serde_json::Value` or any `Deserialize` type.
+    /// An empty body (204) deserializes as JSON `null`, so `Value` and `Option<T>` accept it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] naming the line and column where the JSON does not fit `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| {
+            Error::decode(
+                format!(
+                    "the response body does not fit {} ({e})",
+                    std::any::type_name::<T>()
+                ),
+                Some(Box::new(e)),
+            )
+        })
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id())
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
+}

@@ -1,0 +1,322 @@
+//! An embedded WeChat Pay platform double, served over real HTTP on `127.0.0.1`.
+//!
+//! [`Sandbox::start`] binds `127.0.0.1:0` and serves like the platform does: it checks
+//! every request's `Authorization` with the merchant public key (401 `SIGN_ERROR` JSON on
+//! a bad signature, a wrong serial or a stale timestamp), answers the documented
+//! endpoints with their documented example bodies, answers unknown paths with 404
+//! `NOT_FOUND`, and signs every answer with its platform key (the certificate key, or the
+//! public-key-id key when the request names it in `Wechatpay-Serial`).
+//!
+//! It can be told to misbehave ([`Fault`]) so that every rejection path of a client can
+//! be tested, and it makes correctly signed and encrypted callback notifications.
+//!
+//! The keys below are **test keys, published with the crate**: never use them for money.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wechatpay::Error> {
+//! use wechatpay::sandbox::{Fault, Sandbox};
+//!
+//! let sandbox = Sandbox::start().await?;
+//! let wxpay = sandbox.client();
+//! let ok = wxpay.chain("v3/payscore/partner/serviceorder/{out_order_no}/sync")
+//!     .post(serde_json::json!({"service_id": "500001", "sub_mchid": "1900000109",
+//!                              "type": "Order_Paid", "detail": {"paid_time": "20091225091210"}}))
+//!     .param("out_order_no", "1234323JKHDFE1243252")
+//!     .send().await?;
+//! assert_eq!(ok.status(), 204);
+//!
+//! sandbox.fault(Fault::TamperBody);
+//! let err = wxpay.chain("v3/payscore/payafter-orders/{out_order_no}/sync")
+//!     .post(serde_json::json!({"appid": "wxd678efh567hg6787", "service_id": "500001",
+//!                              "type": "Order_Paid", "detail": {"paid_time": "20091225091010"}}))
+//!     .param("out_order_no", "1234323JKHDFE1243252")
+//!     .send().await.unwrap_err();
+//! assert!(err.is_verification());
+//! # Ok(()) }
+//! ```
+
+mod routes;
+mod server;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{HeaderMap, Method, StatusCode};
+
+use crate::client::{Wechatpay, WechatpayBuilder};
+use crate::crypto::{Certificate, PrivateKey, PublicKey};
+use crate::error::Error;
+
+/// The sandbox merchant id.
+pub const MERCHANT_ID: &str = "1900000001";
+/// The serial of the sandbox merchant certificate.
+pub const MERCHANT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+/// The sandbox merchant private key (PKCS#8). A published test key.
+pub const MERCHANT_PRIVATE_KEY_PEM: &str = include_str!("keys/merchant_key.pem");
+/// The sandbox merchant certificate.
+pub const MERCHANT_CERTIFICATE_PEM: &str = include_str!("keys/merchant_cert.pem");
+/// The serial of the sandbox platform certificate (its DER serial has a sign byte, `00 9F…`).
+pub const PLATFORM_SERIAL: &str = "9F3A5C7E1B2D4F6081A3C5E7092B4D6F8091A2B3";
+/// The sandbox platform certificate.
+pub const PLATFORM_CERTIFICATE_PEM: &str = include_str!("keys/platform_cert.pem");
+/// The public key of the sandbox platform certificate (SPKI).
+pub const PLATFORM_PUBLIC_KEY_PEM: &str = include_str!("keys/platform_pub.pem");
+/// The sandbox platform certificate's private key. A published test key.
+pub const PLATFORM_PRIVATE_KEY_PEM: &str = include_str!("keys/platform_key.pem");
+/// The id of the sandbox's WeChat Pay public key (public-key mode, 2024+).
+pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0119000000012026112200000000000001";
+/// The sandbox's WeChat Pay public key (SPKI).
+pub const PUBLIC_KEY_PEM: &str = include_str!("keys/pubkey_pub.pem");
+/// The private half of [`PUBLIC_KEY_PEM`]. A published test key.
+pub const PUBLIC_KEY_PRIVATE_PEM: &str = include_str!("keys/pubkey_key.pem");
+/// The sandbox APIv3 key (32 bytes).
+pub const APIV3_KEY: &str = "wechatpay-rust-sandbox-APIv3-key";
+
+/// A client with the sandbox credentials aimed at the production URL: for examples that
+/// build and inspect requests without sending them.
+///
+/// # Errors
+///
+/// Only if the embedded keys failed to parse, which the test suite rules out.
+pub fn offline_client() -> Result<Wechatpay, Error> {
+    credentials()?.build()
+}
+
+/// The sandbox credentials (merchant, both platform keys, APIv3 key) on a builder, at
+/// the default base URL.
+fn credentials() -> Result<WechatpayBuilder, Error> {
+    Ok(Wechatpay::builder()
+        .mchid(MERCHANT_ID)
+        .serial(MERCHANT_SERIAL)
+        .private_key(PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)?)
+        .platform_key(
+            PLATFORM_SERIAL,
+            PublicKey::from_pem(PLATFORM_PUBLIC_KEY_PEM)?,
+        )
+        .apiv3_key(APIV3_KEY))
+}
+
+/// A misbehaviour the sandbox can be told to show, to test that clients reject it.
+/// Faults stay in force until [`Sandbox::clear_faults`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Sign the answer, then change one byte of its body.
+    TamperBody,
+    /// Send a signature that does not match (a valid signature of another message).
+    TamperSignature,
+    /// Sign with a timestamp this many seconds off the real clock.
+    SkewClock(i64),
+    /// Send a `WECHATPAY/SIGNTEST/…` probe signature, as the platform does to check that
+    /// merchants verify.
+    ProbeSignature,
+    /// Leave this header out of the answer (e.g. `Wechatpay-Signature`).
+    DropHeader(String),
+    /// Claim this serial in `Wechatpay-Serial` (the signature stays the real key's).
+    WrongSerial(String),
+    /// Wait this long before answering.
+    Delay(Duration),
+    /// Answer every request with this status and raw body (signed like any answer).
+    Respond {
+        /// The status to answer with.
+        status: StatusCode,
+        /// The raw body.
+        body: String,
+    },
+    /// Answer without any signature headers.
+    Unsigned,
+}
+
+/// A request the sandbox received (after its authorization check).
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// The method.
+    pub method: Method,
+    /// The path and query, as signed.
+    pub target: String,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Keys and behaviour shared by the server tasks and the [`Sandbox`] handle.
+pub(crate) struct State {
+    pub(crate) merchant_id: String,
+    pub(crate) merchant_serial: String,
+    pub(crate) merchant_public: PublicKey,
+    pub(crate) platform_key: PrivateKey,
+    pub(crate) platform_serial: String,
+    pub(crate) pubkey_key: PrivateKey,
+    pub(crate) pubkey_id: String,
+    pub(crate) platform_certificate: Certificate,
+    pub(crate) faults: Mutex<Vec<Fault>>,
+    pub(crate) recorded: Mutex<Vec<RecordedRequest>>,
+}
+
+/// How many received requests the sandbox remembers (the oldest are dropped first).
+pub const RECORD_LIMIT: usize = 1000;
+
+impl State {
+    pub(crate) fn faults(&self) -> Vec<Fault> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A running platform double. Dropping it stops the server.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<State>,
+    client: Wechatpay,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Sandbox {
+    /// Starts the sandbox on `127.0.0.1` at a free port. Needs a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] if the socket cannot be bound.
+    pub async fn start() -> Result<Sandbox, Error> {
+        Sandbox::start_on(0).await
+    }
+
+    /// Starts the sandbox on `127.0.0.1:port` (`0` for any free port).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] if the port cannot be bound (in use, or privileged).
+    pub async fn start_on(port: u16) -> Result<Sandbox, Error> {
+        let state = Arc::new(State {
+            merchant_id: MERCHANT_ID.to_owned(),
+            merchant_serial: MERCHANT_SERIAL.to_owned(),
+            merchant_public: PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)?
+                .public_key()
+                .clone(),
+            platform_key: PrivateKey::from_pem(PLATFORM_PRIVATE_KEY_PEM)?,
+            platform_serial: PLATFORM_SERIAL.to_owned(),
+            pubkey_key: PrivateKey::from_pem(PUBLIC_KEY_PRIVATE_PEM)?,
+            pubkey_id: PUBLIC_KEY_ID.to_owned(),
+            platform_certificate: Certificate::from_pem(PLATFORM_CERTIFICATE_PEM)?,
+            faults: Mutex::new(Vec::new()),
+            recorded: Mutex::new(Vec::new()),
+        });
+        let (addr, server) = server::serve(port, Arc::clone(&state)).await?;
+        let client = credentials()?.base_url(format!("http://{addr}/")).build()?;
+        Ok(Sandbox {
+            addr,
+            state,
+            client,
+            server,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>/`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A client configured for this sandbox (merchant key, platform certificate key,
+    /// APIv3 key). Clones share one connection pool.
+    pub fn client(&self) -> Wechatpay {
+        self.client.clone()
+    }
+
+    /// A builder with the sandbox credentials and base URL, to adjust (timeouts, public
+    /// key mode, …) before building.
+    ///
+    /// # Errors
+    ///
+    /// Only if the embedded keys failed to parse.
+    pub fn client_builder(&self) -> Result<WechatpayBuilder, Error> {
+        Ok(credentials()?.base_url(self.base_url()))
+    }
+
+    /// The merchant id the sandbox accepts.
+    pub fn merchant_id(&self) -> &str {
+        &self.state.merchant_id
+    }
+
+    /// The merchant certificate serial the sandbox accepts.
+    pub fn merchant_serial(&self) -> &str {
+        &self.state.merchant_serial
+    }
+
+    /// The merchant private key the sandbox's clients sign with.
+    ///
+    /// # Errors
+    ///
+    /// Only if the embedded key failed to parse.
+    pub fn merchant_key(&self) -> Result<PrivateKey, Error> {
+        PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)
+    }
+
+    /// The platform certificate the sandbox signs with by default.
+    pub fn platform_certificate(&self) -> &Certificate {
+        &self.state.platform_certificate
+    }
+
+    /// The platform public key (certificate key), under [`PLATFORM_SERIAL`].
+    pub fn platform_public_key(&self) -> &PublicKey {
+        self.state.platform_certificate.public_key()
+    }
+
+    /// The WeChat Pay public key, under [`PUBLIC_KEY_ID`].
+    pub fn public_key(&self) -> &PublicKey {
+        self.state.pubkey_key.public_key()
+    }
+
+    /// Turns a misbehaviour on (until [`clear_faults`](Self::clear_faults)).
+    pub fn fault(&self, fault: Fault) {
+        self.state
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fault);
+    }
+
+    /// Back to correct behaviour.
+    pub fn clear_faults(&self) {
+        self.state
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The requests received so far that passed the authorization check (the last
+    /// [`RECORD_LIMIT`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state
+            .recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url())
+            .field("faults", &self.state.faults())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,281 @@
+//! The sandbox's HTTP server: authorization check, routing, answer signing, faults.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use super::routes::{self, Answer};
+use super::{Fault, RecordedRequest, State, RECORD_LIMIT};
+use crate::crypto::random_nonce;
+use crate::error::{Error, TransportErrorKind};
+use crate::sign::Authorization;
+use crate::verify::{
+    unix_seconds, DEFAULT_TOLERANCE, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, PROBE_PREFIX,
+};
+
+/// Largest request body the sandbox reads (the platform's own limits are smaller).
+const MAX_REQUEST_BODY: usize = 4 << 20;
+
+pub(crate) async fn serve(
+    port: u16,
+    state: Arc<State>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|e| Error::Transport {
+            kind: TransportErrorKind::Connect,
+            source: Some(Box::new(e)),
+        })?;
+    let addr = listener.local_addr().map_err(|e| Error::Transport {
+        kind: TransportErrorKind::Io,
+        source: Some(Box::new(e)),
+    })?;
+    let server = tokio::spawn(async move {
+        // Connection tasks live in this set, so aborting the server aborts them too.
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let state = Arc::clone(&state);
+                    connections.spawn(async move {
+                        let service = service_fn(move |req| handle(Arc::clone(&state), req));
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+    });
+    Ok((addr, server))
+}
+
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let faults = state.faults();
+    for fault in &faults {
+        if let Fault::Delay(delay) = fault {
+            tokio::time::sleep(*delay).await;
+        }
+    }
+    // The platform signs with the public-key-id key when the request names it.
+    let use_pubkey = parts
+        .headers
+        .get(HEADER_SERIAL)
+        .is_some_and(|v| v.as_bytes() == state.pubkey_id.as_bytes());
+
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let answer = Answer::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PARAM_ERROR",
+                "请求体过大 (request body too large)",
+            );
+            return Ok(sign_answer(&state, answer, &[], use_pubkey));
+        }
+    };
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/")
+        .to_owned();
+
+    let answer = match check_authorization(&state, &parts, &target, &body) {
+        Err(reason) => Answer::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({
+                "code": "SIGN_ERROR",
+                "message": "签名错误 (signature verification failed)",
+                "detail": { "reason": reason },
+            }),
+        ),
+        Ok(()) => {
+            record(&state, &parts, &target, &body);
+            match faults.iter().find_map(|f| match f {
+                Fault::Respond { status, body } => Some(Answer {
+                    status: *status,
+                    body: body.clone().into_bytes(),
+                    content_type: Some("application/json"),
+                    signed: true,
+                }),
+                _ => None,
+            }) {
+                Some(answer) => answer,
+                None => routes::answer(&state, &parts.method, &target, &body),
+            }
+        }
+    };
+    Ok(sign_answer(&state, answer, &faults, use_pubkey))
+}
+
+/// The platform's checks on `Authorization`, with the reason a merchant can act on.
+fn check_authorization(
+    state: &State,
+    parts: &http::request::Parts,
+    target: &str,
+    body: &[u8],
+) -> Result<(), String> {
+    let header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or("the Authorization header is missing")?
+        .to_str()
+        .map_err(|_| "the Authorization header is not ASCII")?;
+    let auth = Authorization::parse(header).map_err(|e| e.to_string())?;
+    if auth.mchid != state.merchant_id {
+        return Err(format!(
+            "mchid `{}` is not this sandbox's merchant `{}`",
+            auth.mchid, state.merchant_id
+        ));
+    }
+    if !auth.serial_no.eq_ignore_ascii_case(&state.merchant_serial) {
+        return Err(format!(
+            "serial_no `{}` is not the merchant certificate `{}`",
+            auth.serial_no, state.merchant_serial
+        ));
+    }
+    let now = unix_seconds(SystemTime::now());
+    let signed_at = i64::try_from(auth.timestamp).unwrap_or(i64::MAX);
+    if now.abs_diff(signed_at) > DEFAULT_TOLERANCE.as_secs() {
+        return Err(format!(
+            "timestamp {} is {}s away from the platform clock {now}; requests expire after {}s",
+            auth.timestamp,
+            now.abs_diff(signed_at),
+            DEFAULT_TOLERANCE.as_secs()
+        ));
+    }
+    let signature =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &auth.signature)
+            .map_err(|_| "the signature is not base64")?;
+    let message = crate::sign::message(
+        parts.method.as_str(),
+        target,
+        auth.timestamp,
+        &auth.nonce_str,
+        body,
+    );
+    if state.merchant_public.verify(&message, &signature) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the signature does not verify with the merchant key over `{} {target}` and the body",
+            parts.method
+        ))
+    }
+}
+
+fn record(state: &State, parts: &http::request::Parts, target: &str, body: &[u8]) {
+    let mut recorded = state.recorded.lock().unwrap_or_else(|e| e.into_inner());
+    if recorded.len() >= RECORD_LIMIT {
+        recorded.remove(0);
+    }
+    recorded.push(RecordedRequest {
+        method: parts.method.clone(),
+        target: target.to_owned(),
+        headers: parts.headers.clone(),
+        body: body.to_vec(),
+    });
+}
+
+/// Signs an answer as the platform does, then applies the faults.
+fn sign_answer(
+    state: &State,
+    answer: Answer,
+    faults: &[Fault],
+    use_pubkey: bool,
+) -> Response<Full<Bytes>> {
+    let Answer {
+        status,
+        mut body,
+        content_type,
+        signed,
+    } = answer;
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Some(content_type) = content_type {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Ok(id) = random_nonce(32).map(|n| n.to_ascii_uppercase()) {
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            headers.insert("Request-ID", value);
+        }
+    }
+    let unsigned = !signed || faults.contains(&Fault::Unsigned);
+    if !unsigned {
+        let skew: i64 = faults
+            .iter()
+            .map(|f| match f {
+                Fault::SkewClock(s) => *s,
+                _ => 0,
+            })
+            .sum();
+        let timestamp = (unix_seconds(SystemTime::now()) + skew).to_string();
+        let mut nonce = random_nonce(32).unwrap_or_default();
+        let (key, serial) = if use_pubkey {
+            (&state.pubkey_key, state.pubkey_id.as_str())
+        } else {
+            (&state.platform_key, state.platform_serial.as_str())
+        };
+        let mut message = crate::verify::message(&timestamp, &nonce, &body);
+        if faults.contains(&Fault::TamperSignature) {
+            message.push(b'!');
+        }
+        let mut signature = key.sign(&message).unwrap_or_default();
+        if faults.contains(&Fault::TamperBody) {
+            match body.first_mut() {
+                Some(first) => *first ^= 0x01,
+                // Nothing to alter in an empty body: alter the signed nonce instead.
+                None => nonce.replace_range(..1, if nonce.starts_with('A') { "B" } else { "A" }),
+            }
+        }
+        if faults.contains(&Fault::ProbeSignature) {
+            signature = format!("{PROBE_PREFIX}{signature}");
+        }
+        let serial = faults
+            .iter()
+            .find_map(|f| match f {
+                Fault::WrongSerial(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .unwrap_or(serial);
+        for (name, value) in [
+            (HEADER_TIMESTAMP, timestamp.as_str()),
+            (HEADER_NONCE, nonce.as_str()),
+            (HEADER_SIGNATURE, signature.as_str()),
+            (HEADER_SERIAL, serial),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    for fault in faults {
+        if let Fault::DropHeader(name) = fault {
+            headers.remove(name.as_str());
+        }
+    }
+    *response.body_mut() = Full::new(Bytes::from(body));
+    response
+}

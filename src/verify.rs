@@ -1,0 +1,356 @@
+//! Verification of the platform's signatures on answers and callback notifications.
+//!
+//! The platform signs `TIMESTAMP\nNONCE\nBODY\n` (BODY the raw bytes, empty for a 204) and
+//! sends `Wechatpay-Timestamp`, `Wechatpay-Nonce`, `Wechatpay-Signature` and
+//! `Wechatpay-Serial`. [`Verifier`] checks, in order: the four headers are present; the
+//! signature is not a `WECHATPAY/SIGNTEST/` probe; the timestamp is within 300 s of the
+//! local clock; the serial names a trusted key; the RSA-SHA256 signature holds.
+//!
+//! ```
+//! use wechatpay::{sandbox, PublicKey, Verifier};
+//!
+//! let verifier = Verifier::new()
+//!     .with_key(sandbox::PLATFORM_SERIAL, PublicKey::from_pem(sandbox::PLATFORM_PUBLIC_KEY_PEM)?)?;
+//! assert_eq!(verifier.ids(), [sandbox::PLATFORM_SERIAL]);
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use http::HeaderMap;
+
+use crate::crypto::{Certificate, PublicKey};
+use crate::error::{Error, VerificationFailure};
+
+/// `Wechatpay-Timestamp`.
+pub const HEADER_TIMESTAMP: &str = "Wechatpay-Timestamp";
+/// `Wechatpay-Nonce`.
+pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
+/// `Wechatpay-Signature`.
+pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
+/// `Wechatpay-Serial`.
+pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
+/// The prefix of the platform's deliberate probe signatures.
+pub const PROBE_PREFIX: &str = "WECHATPAY/SIGNTEST/";
+/// The default replay window: 300 seconds either way.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// Paths whose answers are files the platform sends unsigned. An answer on these paths
+/// may lack the signature headers; if it carries them, it is verified all the same.
+/// `*` stands for one path segment.
+pub const UNSIGNED_DOWNLOADS: &[&str] = &[
+    "v3/billdownload/file",
+    "v3/transferdownload/signfile",
+    "v3/transferdownload/elecvoucherfile",
+    "v3/merchant-service/images/*",
+];
+
+/// Whether `path` (with or without a leading `/` and a query) is one of
+/// [`UNSIGNED_DOWNLOADS`].
+pub fn is_unsigned_download(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.trim_start_matches('/');
+    UNSIGNED_DOWNLOADS.iter().any(|pattern| {
+        let mut want = pattern.split('/');
+        let mut have = path.split('/');
+        loop {
+            match (want.next(), have.next()) {
+                (None, None) => return true,
+                (Some("*"), Some(seg)) if !seg.is_empty() => {}
+                (Some(w), Some(h)) if w == h => {}
+                _ => return false,
+            }
+        }
+    })
+}
+
+/// The message a platform signature covers: `TIMESTAMP\nNONCE\nBODY\n`.
+pub fn message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(timestamp.len() + nonce.len() + body.len() + 3);
+    msg.extend_from_slice(timestamp.as_bytes());
+    msg.push(b'\n');
+    msg.extend_from_slice(nonce.as_bytes());
+    msg.push(b'\n');
+    msg.extend_from_slice(body);
+    msg.push(b'\n');
+    msg
+}
+
+/// A source of the current time; injectable so tests can move the clock.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+struct Trusted {
+    key: PublicKey,
+    /// For certificates: when to drop the key on the next refresh.
+    not_after: Option<SystemTime>,
+}
+
+/// A trust store of platform public keys, keyed by certificate serial or public key id,
+/// and the verification rules. Cheap to clone; clones share the store, so keys added
+/// later (certificate refresh) are seen by every clone.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: Arc<RwLock<BTreeMap<String, Trusted>>>,
+    tolerance: Duration,
+    clock: Clock,
+}
+
+/// Serials are hex and compared case-insensitively; public key ids are kept verbatim.
+fn normalize_id(id: &str) -> String {
+    let id = id.trim();
+    if id.starts_with("PUB_KEY_ID_") {
+        id.to_owned()
+    } else {
+        id.to_ascii_uppercase()
+    }
+}
+
+/// Checks that an id is a certificate serial (hex) or a `PUB_KEY_ID_…`.
+pub(crate) fn check_id(id: &str) -> Result<String, Error> {
+    let id = normalize_id(id);
+    let ok = if let Some(rest) = id.strip_prefix("PUB_KEY_ID_") {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    } else {
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    if ok {
+        Ok(id)
+    } else {
+        Err(Error::config(format!(
+            "`{id}` is not a platform key id: expected a certificate serial in hex \
+             (e.g. 5157F09EFDC096DE15EBE81A47057A7232F1B8E1) or a public key id (PUB_KEY_ID_…)"
+        )))
+    }
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier::new()
+    }
+}
+
+impl Verifier {
+    /// An empty trust store with the 300 s window and the system clock.
+    pub fn new() -> Verifier {
+        Verifier {
+            keys: Arc::default(),
+            tolerance: DEFAULT_TOLERANCE,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+
+    /// Adds a trusted key (builder style).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if `id` is neither a hex serial nor a `PUB_KEY_ID_…`.
+    pub fn with_key(self, id: &str, key: PublicKey) -> Result<Verifier, Error> {
+        self.add_key(id, key)?;
+        Ok(self)
+    }
+
+    /// Replaces the clock (for tests and replays).
+    pub fn with_clock(
+        mut self,
+        clock: impl Fn() -> SystemTime + Send + Sync + 'static,
+    ) -> Verifier {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the replay window (default 300 s).
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Verifier {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Adds (or replaces) a trusted key, visible to every clone at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if `id` is neither a hex serial nor a `PUB_KEY_ID_…`.
+    pub fn add_key(&self, id: &str, key: PublicKey) -> Result<(), Error> {
+        let id = check_id(id)?;
+        self.write().insert(
+            id,
+            Trusted {
+                key,
+                not_after: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a platform certificate under its serial; it is dropped by
+    /// [`Verifier::prune_expired`] once past its validity.
+    pub fn add_certificate(&self, cert: &Certificate) {
+        self.write().insert(
+            normalize_id(cert.serial()),
+            Trusted {
+                key: cert.public_key().clone(),
+                not_after: Some(cert.not_after()),
+            },
+        );
+    }
+
+    /// Removes certificates whose validity ended before `now`; returns their serials.
+    pub fn prune_expired(&self, now: SystemTime) -> Vec<String> {
+        let mut keys = self.write();
+        let expired: Vec<String> = keys
+            .iter()
+            .filter(|(_, t)| t.not_after.is_some_and(|end| end < now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            keys.remove(id);
+        }
+        expired
+    }
+
+    /// The configured ids, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// The key trusted under `id`, if any.
+    pub fn key(&self, id: &str) -> Option<PublicKey> {
+        self.read().get(&normalize_id(id)).map(|t| t.key.clone())
+    }
+
+    /// The current time by this verifier's clock.
+    pub fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    /// Verifies headers and raw body against the trust store at the clock's time.
+    ///
+    /// # Errors
+    ///
+    /// The first [`VerificationFailure`] met, in the order the module docs give.
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), VerificationFailure> {
+        self.verify_at(headers, body, self.now())
+    }
+
+    /// [`Verifier::verify`] at a given time.
+    ///
+    /// # Errors
+    ///
+    /// The first [`VerificationFailure`] met.
+    pub fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerificationFailure> {
+        let timestamp = header(headers, HEADER_TIMESTAMP)?;
+        let nonce = header(headers, HEADER_NONCE)?;
+        let signature = header(headers, HEADER_SIGNATURE)?;
+        let serial = header(headers, HEADER_SERIAL)?;
+
+        if signature.starts_with(PROBE_PREFIX) {
+            return Err(VerificationFailure::Probe);
+        }
+
+        let remote: i64 = timestamp
+            .parse()
+            .map_err(|_| VerificationFailure::MalformedHeader {
+                name: HEADER_TIMESTAMP,
+                reason: format!("`{timestamp}` is not Unix seconds"),
+            })?;
+        let local = unix_seconds(now);
+        if local.abs_diff(remote) > self.tolerance.as_secs() {
+            return Err(VerificationFailure::ClockSkew {
+                local,
+                remote,
+                tolerance: self.tolerance.as_secs(),
+            });
+        }
+
+        let key = self
+            .key(serial)
+            .ok_or_else(|| VerificationFailure::UnknownSerial {
+                serial: serial.to_owned(),
+                configured: self.ids(),
+            })?;
+
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(signature)
+            .map_err(|_| VerificationFailure::BadSignature)?;
+        if key.verify(&message(timestamp, nonce, body), &signature) {
+            Ok(())
+        } else {
+            Err(VerificationFailure::BadSignature)
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Trusted>> {
+        // A panic while holding the lock cannot leave the map half-written (every write is
+        // one insert or remove), so a poisoned lock is still consistent.
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Trusted>> {
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("ids", &self.ids())
+            .field("tolerance", &self.tolerance)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerificationFailure> {
+    let value = headers
+        .get(name)
+        .ok_or(VerificationFailure::MissingHeader { name })?;
+    value
+        .to_str()
+        .map(str::trim)
+        .map_err(|_| VerificationFailure::MalformedHeader {
+            name,
+            reason: "not visible ASCII".into(),
+        })
+}
+
+/// Unix seconds of a time (negative before the epoch).
+pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsigned_downloads_match_whole_paths_only() {
+        assert!(is_unsigned_download("/v3/billdownload/file?token=abc"));
+        assert!(is_unsigned_download("v3/merchant-service/images/xxxx"));
+        assert!(!is_unsigned_download("/v3/billdownload/file/extra"));
+        assert!(!is_unsigned_download("/v3/billdownload"));
+        assert!(!is_unsigned_download("/v3/merchant-service/images/"));
+        assert!(!is_unsigned_download(
+            "/v3/merchant-service/images/upload/x"
+        ));
+        assert!(!is_unsigned_download("/v3/certificates"));
+    }
+
+    #[test]
+    fn ids_are_checked_and_serials_uppercased() {
+        assert_eq!(check_id("9f3a").unwrap(), "9F3A");
+        assert_eq!(check_id("PUB_KEY_ID_0114").unwrap(), "PUB_KEY_ID_0114");
+        assert!(check_id("not a serial").is_err());
+        assert!(check_id("PUB_KEY_ID_").is_err());
+        assert!(check_id("").is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! Request signing: byte-exact snapshots of the seed requests, signatures equal to
+//! OpenSSL's over independently built messages, and signatures that break when any byte
+//! of the message changes.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use serde_json::json;
+use wechatpay::{chain, PrivateKey, PublicKey, Wechatpay};
+
+fn merchant_public() -> PublicKey {
+    PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM)
+        .unwrap()
+        .public_key()
+        .clone()
+}
+
+/// The three chain styles build one seed request; all must be byte-identical.
+fn seed_requests(wxpay: &Wechatpay, seed: &Seed) -> [http::Request<Vec<u8>>; 3] {
+    let fix = |b: wechatpay::RequestBuilder| {
+        b.param("out_order_no", OUT_ORDER_NO)
+            .timestamp(TIMESTAMP)
+            .nonce(NONCE)
+            .build()
+            .unwrap()
+    };
+    let by_template = fix(wxpay.chain(seed.template).post(&seed.body));
+    let mut by_segments = wxpay.seg(seed.segments[0]);
+    for segment in &seed.segments[1..] {
+        by_segments = by_segments.seg(segment);
+    }
+    let by_segments = fix(by_segments.post(&seed.body));
+    let by_macro = fix(match seed.name {
+        "serviceorder_sync" => chain!(wxpay.v3.payscore.serviceorder._out_order_no_.sync),
+        "partner_serviceorder_sync" => {
+            chain!(wxpay.v3.payscore.partner.serviceorder._out_order_no_.sync)
+        }
+        "payafter_orders_sync" => chain!(wxpay.v3.payscore.payafterOrders._out_order_no_.sync),
+        "acquiringbank_serviceorder_sync" => {
+            chain!(
+                wxpay
+                    .v3
+                    .payscore
+                    .acquiringbank
+                    .serviceorder
+                    ._out_order_no_
+                    .sync
+            )
+        }
+        other => panic!("no macro form for {other}"),
+    }
+    .post(&seed.body));
+    [by_template, by_segments, by_macro]
+}
+
+#[test]
+fn seed_requests_are_identical_in_all_three_styles_and_snapshotted() {
+    let wxpay = offline();
+    for seed in seeds() {
+        let [a, b, c] = seed_requests(&wxpay, &seed);
+        let (ra, rb, rc) = (render(&a), render(&b), render(&c));
+        assert_eq!(ra, rb, "{}: template vs segments", seed.name);
+        assert_eq!(ra, rc, "{}: template vs macro", seed.name);
+        assert_eq!(a.body(), c.body());
+        snapshot_settings().bind(|| insta::assert_snapshot!(seed.name, ra));
+    }
+}
+
+#[test]
+fn seed_signatures_equal_openssl_over_independently_built_messages() {
+    let wxpay = offline();
+    for seed in seeds() {
+        let [request, ..] = seed_requests(&wxpay, &seed);
+        let expected_message = fixture(&format!("sign/{}.msg", seed.name));
+        assert_eq!(
+            String::from_utf8(signed_message(&request, TIMESTAMP, NONCE)).unwrap(),
+            expected_message,
+            "{}: the signed message",
+            seed.name
+        );
+        assert_eq!(
+            authorization(&request).signature,
+            fixture(&format!("sign/{}.sig", seed.name)).trim(),
+            "{}: the signature differs from `openssl dgst -sha256 -sign`",
+            seed.name
+        );
+    }
+}
+
+#[test]
+fn the_authorization_header_has_the_documented_shape() {
+    let wxpay = offline();
+    let seed = &seeds()[0];
+    let [request, ..] = seed_requests(&wxpay, seed);
+    let header = request.headers()["authorization"].to_str().unwrap();
+    let signature = fixture("sign/serviceorder_sync.sig");
+    assert_eq!(
+        header,
+        format!(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"1900000001\",serial_no=\"{}\",timestamp=\"{TIMESTAMP}\",nonce_str=\"{NONCE}\",signature=\"{}\"",
+            wechatpay::sandbox::MERCHANT_SERIAL,
+            signature.trim()
+        )
+    );
+}
+
+#[test]
+fn every_signature_verifies_and_breaks_when_one_message_byte_changes() {
+    let wxpay = offline();
+    let public = merchant_public();
+    for seed in seeds() {
+        let [request, ..] = seed_requests(&wxpay, &seed);
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(authorization(&request).signature)
+            .unwrap();
+        let message = signed_message(&request, TIMESTAMP, NONCE);
+        assert!(public.verify(&message, &signature), "{}", seed.name);
+        // Flip one bit at a spread of positions: method, target, timestamp, nonce, body, final newline.
+        let step = (message.len() / 23).max(1);
+        for i in (0..message.len()).step_by(step).chain([message.len() - 1]) {
+            let mut changed = message.clone();
+            changed[i] ^= 0x01;
+            assert!(
+                !public.verify(&changed, &signature),
+                "{}: flipping byte {i} still verified",
+                seed.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_get_with_a_query_is_signed_over_path_and_query() {
+    let wxpay = offline();
+    let by_query = wxpay
+        .chain("v3/pay/transactions/out-trade-no/{out_trade_no}")
+        .get()
+        .param("out_trade_no", "1217752501201407033233368018")
+        .query("mchid", "1900000001")
+        .timestamp(TIMESTAMP)
+        .nonce(NONCE)
+        .build()
+        .unwrap();
+    let by_template = wxpay
+        .chain("v3/pay/transactions/out-trade-no/{out_trade_no}{?mchid}")
+        .get()
+        .params(json!({"out_trade_no": "1217752501201407033233368018", "mchid": "1900000001"}))
+        .timestamp(TIMESTAMP)
+        .nonce(NONCE)
+        .build()
+        .unwrap();
+    let text = render(&by_query);
+    assert_eq!(text, render(&by_template));
+    assert!(
+        !by_query.headers().contains_key("content-type"),
+        "no body, no Content-Type"
+    );
+    assert_eq!(
+        String::from_utf8(signed_message(&by_query, TIMESTAMP, NONCE)).unwrap(),
+        fixture("sign/get_with_query.msg")
+    );
+    assert_eq!(
+        authorization(&by_query).signature,
+        fixture("sign/get_with_query.sig").trim()
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("get_with_query", text));
+}
+
+#[test]
+fn a_base_path_is_kept_in_the_uri_and_signed() {
+    let wxpay = wechatpay::sandbox::offline_client().unwrap();
+    let hk = Wechatpay::builder()
+        .mchid(wxpay.mchid())
+        .serial(wxpay.serial())
+        .private_key(wxpay.private_key().clone())
+        .platform_key(
+            wechatpay::sandbox::PLATFORM_SERIAL,
+            PublicKey::from_pem(wechatpay::sandbox::PLATFORM_PUBLIC_KEY_PEM).unwrap(),
+        )
+        .base_url("https://apihk.mch.weixin.qq.com/hk")
+        .build()
+        .unwrap();
+    let request = hk
+        .chain("v3/transactions/out-trade-no/{out_trade_no}")
+        .get()
+        .param("out_trade_no", "1217752501201407033233368018")
+        .query("mchid", "1900000001")
+        .query("sub_mchid", "1900000109")
+        .query("sp_mchid", "1900000100")
+        .timestamp(TIMESTAMP)
+        .nonce(NONCE)
+        .build()
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://apihk.mch.weixin.qq.com/hk/v3/transactions/out-trade-no/1217752501201407033233368018?mchid=1900000001&sub_mchid=1900000109&sp_mchid=1900000100"
+    );
+    assert_eq!(
+        String::from_utf8(signed_message(&request, TIMESTAMP, NONCE)).unwrap(),
+        fixture("sign/hk_base_path.msg")
+    );
+    assert_eq!(
+        authorization(&request).signature,
+        fixture("sign/hk_base_path.sig").trim()
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("hk_base_path", render(&request)));
+}
+
+#[test]
+fn unfixed_requests_get_a_fresh_timestamp_and_a_random_32_char_nonce() {
+    let wxpay = offline();
+    let build = || wxpay.chain("v3/certificates").get().build().unwrap();
+    let (a, b) = (authorization(&build()), authorization(&build()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(a.timestamp.abs_diff(now) <= 5);
+    for nonce in [&a.nonce_str, &b.nonce_str] {
+        assert_eq!(nonce.len(), 32);
+        assert!(nonce.bytes().all(|c| c.is_ascii_alphanumeric()), "{nonce}");
+    }
+    assert_ne!(a.nonce_str, b.nonce_str);
+}
+
+#[test]
+fn a_public_key_id_is_announced_in_wechatpay_serial() {
+    let with_id = Wechatpay::builder()
+        .mchid(wechatpay::sandbox::MERCHANT_ID)
+        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
+        .private_key(PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap())
+        .platform_key(
+            wechatpay::sandbox::PLATFORM_SERIAL,
+            PublicKey::from_pem(wechatpay::sandbox::PLATFORM_PUBLIC_KEY_PEM).unwrap(),
+        )
+        .platform_key(
+            wechatpay::sandbox::PUBLIC_KEY_ID,
+            PublicKey::from_pem(wechatpay::sandbox::PUBLIC_KEY_PEM).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let request = with_id.chain("v3/certificates").get().build().unwrap();
+    assert_eq!(
+        request.headers()["wechatpay-serial"],
+        wechatpay::sandbox::PUBLIC_KEY_ID
+    );
+    let without = offline().chain("v3/certificates").get().build().unwrap();
+    assert!(!without.headers().contains_key("wechatpay-serial"));
+}
+
+#[test]
+fn caller_headers_replace_defaults_but_never_the_authorization() {
+    let request = offline()
+        .chain("v3/certificates")
+        .get()
+        .header("Accept", "*/*")
+        .header("Authorization", "forged")
+        .header("X-Trace", "abc")
+        .build()
+        .unwrap();
+    assert_eq!(request.headers()["accept"], "*/*");
+    assert_eq!(request.headers()["x-trace"], "abc");
+    assert!(request.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .starts_with("WECHATPAY2-SHA256-RSA2048 "));
+}
