@@ -41,6 +41,7 @@ mod server;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -155,6 +156,7 @@ pub(crate) struct State {
     pub(crate) platform_certificate: Certificate,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) recorded: Mutex<Vec<RecordedRequest>>,
+    pub(crate) connections: AtomicU64,
 }
 
 /// How many received requests the sandbox remembers (the oldest are dropped first).
@@ -206,6 +208,7 @@ impl Sandbox {
             platform_certificate: Certificate::from_pem(PLATFORM_CERTIFICATE_PEM)?,
             faults: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
+            connections: AtomicU64::new(0),
         });
         let (addr, server) = server::serve(port, Arc::clone(&state)).await?;
         let client = credentials()?.base_url(format!("http://{addr}/")).build()?;
@@ -293,6 +296,11 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// How many TCP connections the sandbox has accepted (to check that clients pool).
+    pub fn connections_accepted(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
     }
 
     /// The requests received so far that passed the authorization check (the last

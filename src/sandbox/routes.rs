@@ -342,7 +342,7 @@ fn certificates(state: &State, _: &Params, _: &Map<String, Value>) -> Answer {
 
 /// `GET v3/billdownload/file`: a bill file, unsigned like the platform's.
 fn bill_file(_: &State, params: &Params, _: &Map<String, Value>) -> Answer {
-    if !params.get("token").is_some_and(|t| !t.is_empty()) {
+    if params.get("token").is_none_or(|t| t.is_empty()) {
         return Answer::error(
             StatusCode::BAD_REQUEST,
             "PARAM_ERROR",

@@ -51,6 +51,7 @@ pub(crate) async fn serve(
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
+                    state.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let state = Arc::clone(&state);
                     connections.spawn(async move {
                         let service = service_fn(move |req| handle(Arc::clone(&state), req));

@@ -1,0 +1,294 @@
+//! The transport: timeouts, response size limits, connect failures and failover,
+//! connection pooling under concurrency, and the blocking facade.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wechatpay::sandbox::{Fault, Sandbox};
+use wechatpay::{Error, Timeouts, TransportErrorKind};
+
+fn short(total_ms: u64) -> Timeouts {
+    Timeouts {
+        connect: Duration::from_millis(500),
+        total: Duration::from_millis(total_ms),
+    }
+}
+
+/// A TCP server on 127.0.0.1 that reads the request and then runs `answer` on the socket.
+async fn raw_server<F, Fut>(answer: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        // Bounded: a test makes at most a few connections.
+        for _ in 0..8 {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            answer(stream).await;
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[tokio::test]
+async fn a_slow_answer_fails_within_the_total_timeout() {
+    let sandbox = Sandbox::start().await.unwrap();
+    sandbox.fault(Fault::Delay(Duration::from_secs(5)));
+    let wxpay = sandbox
+        .client_builder()
+        .unwrap()
+        .timeouts(short(300))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(error.to_string().contains("300ms"), "{error}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_fails_within_the_total_timeout() {
+    let url = raw_server(|stream| async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(stream);
+    })
+    .await;
+    let wxpay = wechatpay::sandbox::offline_client().unwrap();
+    let wxpay = wechatpay::Wechatpay::builder()
+        .mchid(wxpay.mchid())
+        .serial(wxpay.serial())
+        .private_key(wxpay.private_key().clone())
+        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+        .base_url(url)
+        .timeouts(short(400))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_body_that_stops_midway_is_covered_by_the_total_timeout() {
+    let url = raw_server(|mut stream| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n{\"partial\":")
+            .await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    })
+    .await;
+    let wxpay = wechatpay::Wechatpay::builder()
+        .mchid("1900000001")
+        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
+        .private_key(
+            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
+        )
+        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+        .base_url(url)
+        .timeouts(short(400))
+        .build()
+        .unwrap();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_by_declared_length() {
+    let sandbox = Sandbox::start().await.unwrap();
+    sandbox.fault(Fault::Respond {
+        status: http::StatusCode::OK,
+        body: "x".repeat(2 << 20),
+    });
+    let wxpay = sandbox
+        .client_builder()
+        .unwrap()
+        .max_response_size(1 << 20)
+        .build()
+        .unwrap();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                kind: TransportErrorKind::BodyTooLarge { limit: 1_048_576 },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_chunked_body_is_refused_while_streaming() {
+    let url = raw_server(|mut stream| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
+        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "y".repeat(64 * 1024));
+        // 64 chunks of 64 KiB = 4 MiB, bounded.
+        for _ in 0..64 {
+            if stream.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+    })
+    .await;
+    let wxpay = wechatpay::Wechatpay::builder()
+        .mchid("1900000001")
+        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
+        .private_key(
+            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
+        )
+        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+        .base_url(url)
+        .max_response_size(256 * 1024)
+        .build()
+        .unwrap();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                kind: TransportErrorKind::BodyTooLarge { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_error() {
+    // Bind, learn the port, close: nothing listens there now.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = sandbox
+        .client_builder()
+        .unwrap()
+        .base_url(format!("http://127.0.0.1:{port}/"))
+        .build()
+        .unwrap();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(
+        std::error::Error::source(&error).is_some(),
+        "the hyper error is kept"
+    );
+
+    // With a backup host configured, the same signed request goes there instead.
+    let with_backup = sandbox
+        .client_builder()
+        .unwrap()
+        .base_url(format!("http://127.0.0.1:{port}/"))
+        .backup_base_url(Some(sandbox.base_url()))
+        .build()
+        .unwrap();
+    let response = with_backup.chain("v3/certificates").get().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_succeed_over_pooled_connections() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = sandbox.client();
+    let seed = &seeds()[2];
+    let wave = |wave: usize| {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let wxpay = wxpay.clone();
+            let body = seed.body.clone();
+            tasks.spawn(async move {
+                let order = format!("ORDER-{wave}-{i}");
+                let answer: serde_json::Value = wxpay
+                    .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
+                    .post(body)
+                    .param("out_order_no", order.as_str())
+                    .await?
+                    .json()?;
+                assert_eq!(answer["out_order_no"], order);
+                Ok::<_, Error>(())
+            });
+        }
+        tasks
+    };
+    let mut first = wave(0);
+    while let Some(result) = first.join_next().await {
+        result.unwrap().unwrap();
+    }
+    let after_first = sandbox.connections_accepted();
+    assert!(
+        after_first <= 200,
+        "{after_first} connections for 200 requests"
+    );
+    let mut second = wave(1);
+    while let Some(result) = second.join_next().await {
+        result.unwrap().unwrap();
+    }
+    // The second wave reuses every idle connection: 400 requests, at most 200 connections.
+    let after_second = sandbox.connections_accepted();
+    assert!(
+        after_second <= 200,
+        "{after_second} connections for 400 requests"
+    );
+    // Sequential requests open none at all.
+    for i in 0..50 {
+        wxpay
+            .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
+            .post(&seed.body)
+            .param("out_order_no", format!("SEQ-{i}"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sandbox.connections_accepted(), after_second);
+}
+
+#[test]
+fn the_blocking_client_sends_without_await() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+    let wxpay = wechatpay::blocking::Wechatpay::new(sandbox.client()).unwrap();
+    for seed in seeds() {
+        let response = wxpay
+            .chain(seed.template)
+            .post(&seed.body)
+            .param("out_order_no", OUT_ORDER_NO)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), seed.status);
+    }
+    let error = wxpay.seg("v3").seg("nowhere").get().send().unwrap_err();
+    assert_eq!(error.api_code(), Some("NOT_FOUND"));
+    sandbox.fault(Fault::TamperBody);
+    let error = wxpay.chain("v3/certificates").get().send().unwrap_err();
+    assert!(error.is_verification());
+}
+
+#[tokio::test]
+async fn the_blocking_client_refuses_to_block_an_async_runtime() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = wechatpay::blocking::Wechatpay::new(sandbox.client()).unwrap();
+    let error = wxpay.chain("v3/certificates").get().send().unwrap_err();
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+    assert!(error.to_string().contains("async"), "{error}");
+    drop(wxpay); // dropping its runtime here must not panic
+}
