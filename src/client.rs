@@ -1,15 +1,18 @@
 //! The client and its builder.
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 
 use crate::chain::Chain;
 use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::error::Error;
-use crate::transport::{BaseUrl, Timeouts, Transport, DEFAULT_MAX_RESPONSE_SIZE};
+use crate::transport::{
+    BaseUrl, Timeouts, Transport, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE,
+};
 use crate::verify::{check_id, Verifier};
 
 /// The production API: `https://api.mch.weixin.qq.com/`.
@@ -64,6 +67,10 @@ pub(crate) struct Inner {
     pub(crate) transport: Transport,
     pub(crate) user_agent: HeaderValue,
     pub(crate) apiv3_key: Option<Apiv3Key>,
+    /// How often to download the platform certificates (`auto_refresh_certificates`).
+    pub(crate) refresh_interval: Option<Duration>,
+    /// Set once the refresher task is spawned (lazily, by the first request or notification).
+    pub(crate) refresh_started: AtomicBool,
 }
 
 impl Wechatpay {
@@ -113,6 +120,102 @@ impl Wechatpay {
     pub fn timeouts(&self) -> Timeouts {
         self.inner.transport.timeouts()
     }
+
+    /// The platform key that encrypts sensitive fields, as `(id, key)`: the configured
+    /// public key id (`PUB_KEY_ID_…`) if any; else the unexpired trusted certificate with
+    /// the latest end of validity (configured or downloaded); else the only configured key.
+    /// The id is what a request carrying the ciphertext must send as `Wechatpay-Serial`.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let (id, key) = wxpay.encryption_key()?;
+    /// assert_eq!(id, wechatpay::sandbox::PLATFORM_SERIAL);
+    /// assert_eq!(key.bits(), 2048);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if no platform key is trusted, or several plain keys are and none
+    /// is a public key id or a certificate (pin one with `.header("Wechatpay-Serial", id)`
+    /// on the request, or use [`PublicKey::encrypt`] yourself).
+    pub fn encryption_key(&self) -> Result<(String, PublicKey), Error> {
+        let verifier = &self.inner.verifier;
+        if let Some(id) = &self.inner.public_key_id {
+            if let Some(key) = verifier.key(id) {
+                return Ok((id.clone(), key));
+            }
+        }
+        if let Some(found) = verifier.newest_certificate(verifier.now()) {
+            return Ok(found);
+        }
+        let mut plain = verifier.plain_keys();
+        match plain.len() {
+            1 => Ok(plain.remove(0)),
+            0 => Err(Error::config(
+                "no platform key to encrypt sensitive fields with: add \
+                 .platform_key(\"PUB_KEY_ID_…\", PublicKey::from_pem_file(\"pub_key.pem\")?) or a platform \
+                 certificate, or download the certificates (download_certificates)",
+            )),
+            _ => Err(Error::config(format!(
+                "several platform keys are trusted ({}) and none is a public key id or a \
+                 certificate, so which one encrypts is ambiguous: pin one with \
+                 .header(\"Wechatpay-Serial\", id) on the request",
+                plain
+                    .iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Encrypts a sensitive field (a name, an ID or bank account number, a phone number)
+    /// for the platform: RSA-OAEP with SHA-1 and MGF1-SHA1, standard base64, with the key
+    /// of [`encryption_key`](Self::encryption_key).
+    ///
+    /// A request carrying the result must send `Wechatpay-Serial` naming that key:
+    /// prefer [`RequestBuilder::encrypt_fields`](crate::RequestBuilder::encrypt_fields),
+    /// which encrypts the fields of a JSON body and sets the header itself. When you
+    /// build the body with `encrypt`, add `.header("Wechatpay-Serial", wxpay.encryption_key()?.0)`.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// use wechatpay::{sandbox, PrivateKey};
+    ///
+    /// let ciphertext = wxpay.encrypt("张三")?;
+    /// // The platform decrypts with its private key (here, the sandbox's).
+    /// let platform = PrivateKey::from_pem(sandbox::PLATFORM_PRIVATE_KEY_PEM)?;
+    /// assert_eq!(platform.decrypt(&ciphertext)?, "张三");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] as [`encryption_key`](Self::encryption_key); [`Error::Crypto`] if
+    /// the plaintext is longer than the key allows (214 bytes for RSA-2048).
+    pub fn encrypt(&self, plaintext: &str) -> Result<String, Error> {
+        self.encryption_key()?.1.encrypt(plaintext)
+    }
+
+    /// Decrypts a sensitive field the platform encrypted for the merchant (RSA-OAEP,
+    /// SHA-1, MGF1-SHA1, base64) with the merchant private key.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// // What the platform sends: encrypted with the merchant's public key.
+    /// let ciphertext = wxpay.private_key().public_key().encrypt("13800138000")?;
+    /// assert_eq!(wxpay.decrypt(&ciphertext)?, "13800138000");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] for bad base64 or a plaintext that is not UTF-8; [`Error::Crypto`]
+    /// if it was not encrypted for this merchant key.
+    pub fn decrypt(&self, ciphertext: &str) -> Result<String, Error> {
+        self.inner.key.decrypt(ciphertext)
+    }
 }
 
 impl fmt::Debug for Wechatpay {
@@ -154,9 +257,11 @@ pub struct WechatpayBuilder {
     backup_base_url: Option<Option<String>>,
     timeouts: Option<Timeouts>,
     max_response_size: Option<usize>,
+    max_in_flight: Option<usize>,
     user_agent: Option<String>,
     apiv3_key: Option<String>,
     clock: Option<crate::verify::Clock>,
+    refresh_interval: Option<Duration>,
 }
 
 impl fmt::Debug for WechatpayBuilder {
@@ -243,6 +348,14 @@ impl WechatpayBuilder {
         self
     }
 
+    /// The most requests one client (and its clones) has in flight at once (default
+    /// [`DEFAULT_MAX_IN_FLIGHT`]); more wait their turn, unsigned until they go. HTTP/1
+    /// needs a socket per concurrent request, so this bounds file descriptors too.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = Some(requests);
+        self
+    }
+
     /// Replaces the `User-Agent` (default `wechatpay-rust/<version> (<os>/<arch>)`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
@@ -259,6 +372,45 @@ impl WechatpayBuilder {
     /// Replaces the clock used to check answer timestamps (for tests and replays).
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Keeps the platform certificates fresh: downloads them (`GET v3/certificates`) in
+    /// the background right away and then every `interval` (12 hours is plenty), adds new
+    /// ones to the live trust store and drops expired ones. Needs [`apiv3_key`](Self::apiv3_key).
+    ///
+    /// The task starts with the first request or notification handled inside a Tokio
+    /// runtime (building stays synchronous), never delays a request, and ends when the
+    /// last clone of the client is dropped. A failed round (a 404 for merchants in
+    /// public-key mode, which have no certificates, or a network error) is logged with
+    /// `log::warn!` and retried at the next interval.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::time::Duration;
+    /// use wechatpay::{sandbox, PublicKey};
+    ///
+    /// let sandbox = sandbox::Sandbox::start().await?;
+    /// let wxpay = wechatpay::Wechatpay::builder()
+    ///     .mchid(sandbox::MERCHANT_ID)
+    ///     .serial(sandbox::MERCHANT_SERIAL)
+    ///     .private_key(sandbox.merchant_key()?)
+    ///     .platform_key(sandbox::PUBLIC_KEY_ID, PublicKey::from_pem(sandbox::PUBLIC_KEY_PEM)?)
+    ///     .apiv3_key(sandbox::APIV3_KEY)
+    ///     .auto_refresh_certificates(Duration::from_secs(12 * 3600))
+    ///     .base_url(sandbox.base_url())
+    ///     .build()?;
+    /// wxpay.chain("v3/certificates").get().await?; // starts the refresher
+    /// for _ in 0..100 {
+    ///     if wxpay.verifier().ids().len() == 2 { break }
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    /// }
+    /// assert!(wxpay.verifier().ids().contains(&sandbox::PLATFORM_SERIAL.to_owned()));
+    /// # Ok(()) }
+    /// ```
+    pub fn auto_refresh_certificates(mut self, interval: Duration) -> Self {
+        self.refresh_interval = Some(interval);
         self
     }
 
@@ -312,6 +464,19 @@ impl WechatpayBuilder {
             verifier.add_certificate(cert);
         }
         let apiv3_key = self.apiv3_key.as_deref().map(Apiv3Key::new).transpose()?;
+        if let Some(interval) = self.refresh_interval {
+            if apiv3_key.is_none() {
+                return Err(Error::config(
+                    "auto_refresh_certificates needs the APIv3 key to decrypt the certificates: \
+                     call .apiv3_key(…)",
+                ));
+            }
+            if interval.is_zero() {
+                return Err(Error::config(
+                    "the certificate refresh interval must be more than zero",
+                ));
+            }
+        }
         if verifier.ids().is_empty() && apiv3_key.is_none() {
             return Err(Error::config(
                 "no platform key is configured, so no answer could be verified: add \
@@ -347,6 +512,7 @@ impl WechatpayBuilder {
         let transport = Transport::new(
             self.timeouts.unwrap_or_default(),
             self.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_SIZE),
+            self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         )?;
 
         Ok(Wechatpay {
@@ -361,6 +527,8 @@ impl WechatpayBuilder {
                 transport,
                 user_agent,
                 apiv3_key,
+                refresh_interval: self.refresh_interval,
+                refresh_started: AtomicBool::new(false),
             }),
         })
     }

@@ -98,6 +98,46 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 //!
+//! ## Trust and crypto
+//!
+//! - **Sensitive fields**: [`RequestBuilder::encrypt_fields`] encrypts string fields of
+//!   the JSON body, named by JSON Pointer, for the platform (RSA-OAEP, SHA-1) and sends
+//!   `Wechatpay-Serial` naming the key used; [`Wechatpay::encrypt`] and
+//!   [`Wechatpay::decrypt`] do single values, [`Wechatpay::encryption_key`] says which key.
+//! - **Platform certificates**: [`Wechatpay::download_certificates`] fetches, decrypts
+//!   (APIv3 key) and verifies them; [`WechatpayBuilder::auto_refresh_certificates`] keeps
+//!   the trust store current in the background ([`certificates`]).
+//! - **Callback notifications**: [`Wechatpay::notification`] verifies and decrypts what
+//!   the platform POSTs to `notify_url`; [`notify::ack`] and [`notify::nack`] are the
+//!   answers; [`sandbox::notification`] makes test notifications ([`notify`]).
+//! - **Pay-sign**: [`Wechatpay::jsapi_pay_params`] and [`Wechatpay::app_pay_params`] sign
+//!   what a page, mini-program or app passes to WeChat ([`paysign`]).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wechatpay::Error> {
+//! use serde_json::json;
+//!
+//! let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+//! let wxpay = sandbox.client();
+//!
+//! // What the platform would POST to notify_url, checked and opened.
+//! let incoming = wechatpay::sandbox::notification("TRANSACTION.SUCCESS", json!({
+//!     "out_trade_no": "1217752501201407033233368018", "trade_state": "SUCCESS",
+//! }))?;
+//! let paid = wxpay.notification(&incoming.headers, &incoming.body)?;
+//! assert_eq!(paid.resource["trade_state"], "SUCCESS");
+//!
+//! // The parameters the mini-program passes to wx.requestPayment.
+//! let params = wxpay.jsapi_pay_params("wxd678efh567hg6787", "wx201410272009395522657a690389285100")?;
+//! assert!(params.verify(wxpay.private_key().public_key()));
+//!
+//! // The platform certificates, downloaded and verified (not yet trusted).
+//! let certificates = wxpay.download_certificates().await?;
+//! assert_eq!(certificates[0].serial(), wechatpay::sandbox::PLATFORM_SERIAL);
+//! # Ok(()) }
+//! ```
+//!
 //! ## Without async
 //!
 //! [`blocking::Wechatpay`] has the same chains and verbs and returns results directly,
@@ -108,10 +148,13 @@
 #![warn(clippy::missing_errors_doc)]
 
 pub mod blocking;
+pub mod certificates;
 mod chain;
 mod client;
 pub mod crypto;
 mod error;
+pub mod notify;
+pub mod paysign;
 mod request;
 mod response;
 pub mod sandbox;
@@ -120,14 +163,17 @@ mod template;
 mod transport;
 pub mod verify;
 
+pub use certificates::PlatformCertificate;
 pub use chain::{normalize_segment, Chain};
 pub use client::{Wechatpay, WechatpayBuilder, BACKUP_BASE_URL, DEFAULT_BASE_URL};
 pub use crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 pub use error::{BoxError, Error, TemplateErrorKind, TransportErrorKind, VerificationFailure};
+pub use notify::Notification;
+pub use paysign::{AppPayParams, JsapiPayParams};
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use template::UriTemplate;
-pub use transport::{Timeouts, DEFAULT_MAX_RESPONSE_SIZE};
+pub use transport::{Timeouts, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE};
 pub use verify::Verifier;
 
 /// The crate's result type.

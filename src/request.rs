@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -52,6 +53,8 @@ pub struct RequestBuilder {
     body: Option<Vec<u8>>,
     timestamp: Option<u64>,
     nonce: Option<String>,
+    /// JSON Pointers of body fields to encrypt at `build()`/`send()`.
+    encrypt: Vec<String>,
     error: Option<Error>,
 }
 
@@ -74,6 +77,7 @@ impl RequestBuilder {
             body: None,
             timestamp: None,
             nonce: None,
+            encrypt: Vec::new(),
             error: None,
         }
     }
@@ -166,6 +170,59 @@ impl RequestBuilder {
         self
     }
 
+    /// Encrypts these string fields of the JSON body for the platform (RSA-OAEP, SHA-1,
+    /// MGF1-SHA1, base64) when the request is built or sent, and sends `Wechatpay-Serial`
+    /// naming the key used. Fields are named by JSON Pointer (RFC 6901):
+    /// `/contact_info/name`, `/bank_account_info/0/account_number`.
+    ///
+    /// The key is [`Wechatpay::encryption_key`]; to pin another trusted key, set
+    /// `.header("Wechatpay-Serial", id)` and that key encrypts. The body is parsed and
+    /// serialized again to do this (object keys come out sorted, as `json!` writes
+    /// them); the signature covers the bytes actually sent.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// use serde_json::json;
+    /// use wechatpay::{sandbox, PrivateKey};
+    ///
+    /// let request = wxpay
+    ///     .chain("v3/applyment4sub/applyment/")
+    ///     .post(json!({
+    ///         "business_code": "APPLYMENT_00000000001",
+    ///         "contact_info": { "contact_name": "张三", "mobile_phone": "13800138000" },
+    ///     }))
+    ///     .encrypt_fields(&["/contact_info/contact_name", "/contact_info/mobile_phone"])
+    ///     .build()?;
+    /// assert_eq!(request.headers()["Wechatpay-Serial"], sandbox::PLATFORM_SERIAL);
+    ///
+    /// let sent: serde_json::Value = serde_json::from_slice(request.body())?;
+    /// let platform = PrivateKey::from_pem(sandbox::PLATFORM_PRIVATE_KEY_PEM)?;
+    /// let name = sent["contact_info"]["contact_name"].as_str().unwrap_or_default();
+    /// assert_eq!(platform.decrypt(name)?, "张三");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// A pointer that does not name a string of the body is reported by `build()`/`send()`
+    /// as [`Error::Request`] naming it.
+    pub fn encrypt_fields<I, S>(mut self, pointers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for pointer in pointers {
+            let pointer = pointer.as_ref();
+            if !pointer.starts_with('/') {
+                self.fail(Error::request(format!(
+                    "encrypt_fields: `{pointer}` is not a JSON Pointer to a field; write it \
+                     like `/contact_info/name`"
+                )));
+            } else if !self.encrypt.iter().any(|p| p == pointer) {
+                self.encrypt.push(pointer.to_owned());
+            }
+        }
+        self
+    }
+
     /// The template this request was named by.
     pub fn template(&self) -> &str {
         &self.template
@@ -201,7 +258,13 @@ impl RequestBuilder {
             Some(n) => n,
             None => crate::crypto::random_nonce(32)?,
         };
-        let body = self.body.unwrap_or_default();
+        let mut body = self.body.unwrap_or_default();
+        let mut encrypted_with = None;
+        if !self.encrypt.is_empty() {
+            let (id, encrypted) = encrypt_body(&self.client, &self.headers, &body, &self.encrypt)?;
+            body = encrypted;
+            encrypted_with = Some(id);
+        }
         let auth = Authorization::sign(
             &inner.mchid,
             &inner.serial,
@@ -223,6 +286,11 @@ impl RequestBuilder {
             if let Ok(value) = HeaderValue::from_str(id) {
                 headers.insert(HEADER_SERIAL, value);
             }
+        }
+        if let Some(id) = encrypted_with {
+            let value = HeaderValue::from_str(&id)
+                .map_err(|_| Error::request("the platform key id is not visible ASCII"))?;
+            headers.insert(HEADER_SERIAL, value);
         }
         for (name, value) in self.headers {
             if let Some(name) = name {
@@ -254,7 +322,17 @@ impl RequestBuilder {
     /// timeout, oversized body), [`Error::Verification`] and [`Error::Api`].
     pub async fn send(self) -> Result<Response, Error> {
         let client = self.client.clone();
-        let signed = self.sign()?;
+        crate::certificates::ensure_refresher(&client);
+        let (raw, path) = self.send_raw().await?;
+        finish(&client, &path, raw)
+    }
+
+    /// Signs and sends (with the backup-host retry) and returns the answer unverified,
+    /// with the path it was signed for. Callers verify it themselves.
+    pub(crate) async fn send_raw(self) -> Result<(RawResponse, String), Error> {
+        let client = self.client.clone();
+        let _slot = client.inner.transport.slot().await;
+        let signed = self.sign_off_executor().await?;
         let raw = match client.inner.transport.send(signed.request.clone()).await {
             Err(e) if e.is_connect() && client.inner.backup.is_some() => {
                 let backup = client
@@ -269,8 +347,85 @@ impl RequestBuilder {
             }
             other => other?,
         };
-        finish(&client, &signed.path, raw)
+        Ok((raw, signed.path))
     }
+}
+
+impl RequestBuilder {
+    /// Signs on Tokio's blocking pool: an RSA-2048 signature takes hundreds of
+    /// microseconds, during which an executor thread could poll nothing else (measured in
+    /// BENCHMARKS.md: 1 ms timers woke 15 ms late under load with signing inline). At most
+    /// one signing task per core runs at once, so the pool does not grow with the load.
+    async fn sign_off_executor(self) -> Result<Signed, Error> {
+        let _core = signing_slots().acquire().await.ok();
+        match tokio::task::spawn_blocking(move || self.sign()).await {
+            Ok(signed) => signed,
+            Err(_) => Err(Error::crypto("the signing task was cancelled or panicked")),
+        }
+    }
+}
+
+/// One slot per core for RSA signing, shared by every client of the process.
+fn signing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
+/// Encrypts the fields `pointers` name in a JSON `body` with the pinned
+/// (`Wechatpay-Serial` set by the caller) or default platform key; returns the key's id
+/// and the new body.
+fn encrypt_body(
+    client: &Wechatpay,
+    headers: &HeaderMap,
+    body: &[u8],
+    pointers: &[String],
+) -> Result<(String, Vec<u8>), Error> {
+    let (id, key) = match headers.get(HEADER_SERIAL) {
+        Some(pinned) => {
+            let id = pinned.to_str().unwrap_or_default();
+            let key = client.inner.verifier.key(id).ok_or_else(|| {
+                Error::request(format!(
+                    "encrypt_fields: `Wechatpay-Serial: {id}` names no trusted platform key \
+                     (trusted: {})",
+                    client.inner.verifier.ids().join(", ")
+                ))
+            })?;
+            (id.to_owned(), key)
+        }
+        None => client.encryption_key()?,
+    };
+    let mut json: Value = serde_json::from_slice(body).map_err(|e| Error::Request {
+        message: "encrypt_fields needs a JSON body".into(),
+        source: Some(Box::new(e)),
+    })?;
+    for pointer in pointers {
+        match json.pointer_mut(pointer) {
+            Some(Value::String(text)) => {
+                *text = key.encrypt(text).map_err(|e| match e {
+                    Error::Crypto { message } => Error::Crypto {
+                        message: format!("encrypt_fields `{pointer}`: {message}"),
+                    },
+                    other => other,
+                })?
+            }
+            found => {
+                return Err(Error::request(format!(
+                    "encrypt_fields: `{pointer}` does not name a string of the body ({})",
+                    found.map_or_else(
+                        || "nothing is there".to_owned(),
+                        |v| format!("it is {}", json_kind(v))
+                    )
+                )))
+            }
+        }
+    }
+    let body = serde_json::to_vec(&json).map_err(|e| Error::Request {
+        message: "the body cannot be serialized as JSON".into(),
+        source: Some(Box::new(e)),
+    })?;
+    Ok((id, body))
 }
 
 /// Verifies and classifies a raw answer.
@@ -362,6 +517,7 @@ impl fmt::Debug for RequestBuilder {
             .field("template", &self.template)
             .field("params", &self.params)
             .field("query", &self.query)
+            .field("encrypt_fields", &self.encrypt)
             .field("error", &self.error)
             .finish_non_exhaustive()
     }

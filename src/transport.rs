@@ -43,6 +43,10 @@ impl Default for Timeouts {
     }
 }
 
+/// The default cap on requests in flight per client (see
+/// [`WechatpayBuilder::max_in_flight`](crate::WechatpayBuilder::max_in_flight)).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+
 /// The default maximum response body: 8 MiB (bills larger than that are downloaded with
 /// a raised limit; every JSON answer is far smaller).
 pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 8 << 20;
@@ -58,10 +62,17 @@ pub(crate) struct Transport {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeouts: Timeouts,
     max_response_size: usize,
+    /// Bounds requests in flight, hence sockets: HTTP/1 needs one per concurrent request,
+    /// and 10,000 requests issued at once would otherwise exhaust file descriptors.
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Transport {
-    pub(crate) fn new(timeouts: Timeouts, max_response_size: usize) -> Result<Transport, Error> {
+    pub(crate) fn new(
+        timeouts: Timeouts,
+        max_response_size: usize,
+        max_in_flight: usize,
+    ) -> Result<Transport, Error> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -82,7 +93,15 @@ impl Transport {
             client,
             timeouts,
             max_response_size,
+            in_flight: tokio::sync::Semaphore::new(max_in_flight.max(1)),
         })
+    }
+
+    /// Waits for a slot among the requests in flight. Taken before signing, so a request
+    /// that waits is signed (and timestamped) only when it can go.
+    pub(crate) async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this only fails if that changes.
+        self.in_flight.acquire().await.ok()
     }
 
     pub(crate) fn timeouts(&self) -> Timeouts {

@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::crypto::{Certificate, PublicKey};
 use crate::error::{Error, VerificationFailure};
@@ -83,6 +83,7 @@ pub fn message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
 /// A source of the current time; injectable so tests can move the clock.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+#[derive(Clone)]
 struct Trusted {
     key: PublicKey,
     /// For certificates: when to drop the key on the next refresh.
@@ -218,12 +219,56 @@ impl Verifier {
 
     /// The key trusted under `id`, if any.
     pub fn key(&self, id: &str) -> Option<PublicKey> {
-        self.read().get(&normalize_id(id)).map(|t| t.key.clone())
+        let keys = self.read();
+        // Ids arrive normalized almost always; only otherwise pay for normalizing.
+        match keys.get(id) {
+            Some(trusted) => Some(trusted.key.clone()),
+            None => keys.get(&normalize_id(id)).map(|t| t.key.clone()),
+        }
     }
 
     /// The current time by this verifier's clock.
     pub fn now(&self) -> SystemTime {
         (self.clock)()
+    }
+
+    /// The end of validity of the certificate trusted under `id`; `None` for a plain key
+    /// (configured with [`Verifier::add_key`]) or an unknown id.
+    pub fn not_after(&self, id: &str) -> Option<SystemTime> {
+        self.read().get(&normalize_id(id)).and_then(|t| t.not_after)
+    }
+
+    /// An independent copy of the store (same keys, clock and window): keys added to the
+    /// copy are not seen by `self`. Used to verify a certificate download with the
+    /// certificates it delivers before any of them is trusted for good.
+    pub(crate) fn detached(&self) -> Verifier {
+        Verifier {
+            keys: Arc::new(RwLock::new(self.read().clone())),
+            tolerance: self.tolerance,
+            clock: Arc::clone(&self.clock),
+        }
+    }
+
+    /// The unexpired certificate with the latest end of validity, as `(serial, key)`.
+    pub(crate) fn newest_certificate(&self, now: SystemTime) -> Option<(String, PublicKey)> {
+        self.read()
+            .iter()
+            .filter_map(|(id, t)| {
+                t.not_after
+                    .filter(|end| *end >= now)
+                    .map(|end| (end, id, t))
+            })
+            .max_by_key(|(end, _, _)| *end)
+            .map(|(_, id, t)| (id.clone(), t.key.clone()))
+    }
+
+    /// The keys configured without a validity period (plain keys and public key ids).
+    pub(crate) fn plain_keys(&self) -> Vec<(String, PublicKey)> {
+        self.read()
+            .iter()
+            .filter(|(_, t)| t.not_after.is_none())
+            .map(|(id, t)| (id.clone(), t.key.clone()))
+            .collect()
     }
 
     /// Verifies headers and raw body against the trust store at the clock's time.
@@ -246,10 +291,10 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), VerificationFailure> {
-        let timestamp = header(headers, HEADER_TIMESTAMP)?;
-        let nonce = header(headers, HEADER_NONCE)?;
-        let signature = header(headers, HEADER_SIGNATURE)?;
-        let serial = header(headers, HEADER_SERIAL)?;
+        let timestamp = header(headers, &NAMES[0], HEADER_TIMESTAMP)?;
+        let nonce = header(headers, &NAMES[1], HEADER_NONCE)?;
+        let signature = header(headers, &NAMES[2], HEADER_SIGNATURE)?;
+        let serial = header(headers, &NAMES[3], HEADER_SERIAL)?;
 
         if signature.starts_with(PROBE_PREFIX) {
             return Err(VerificationFailure::Probe);
@@ -277,10 +322,12 @@ impl Verifier {
                 configured: self.ids(),
             })?;
 
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(signature)
+        // RSA-4096 signatures are 512 bytes; anything longer is not a signature.
+        let mut raw = [0u8; 512];
+        let len = base64::engine::general_purpose::STANDARD
+            .decode_slice(signature, &mut raw)
             .map_err(|_| VerificationFailure::BadSignature)?;
-        if key.verify(&message(timestamp, nonce, body), &signature) {
+        if key.verify(&message(timestamp, nonce, body), &raw[..len]) {
             Ok(())
         } else {
             Err(VerificationFailure::BadSignature)
@@ -307,9 +354,22 @@ impl fmt::Debug for Verifier {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerificationFailure> {
+/// The four header names, parsed once: a `&str` lookup would parse and lowercase the
+/// name on every call.
+static NAMES: [HeaderName; 4] = [
+    HeaderName::from_static("wechatpay-timestamp"),
+    HeaderName::from_static("wechatpay-nonce"),
+    HeaderName::from_static("wechatpay-signature"),
+    HeaderName::from_static("wechatpay-serial"),
+];
+
+fn header<'a>(
+    headers: &'a HeaderMap,
+    key: &HeaderName,
+    name: &'static str,
+) -> Result<&'a str, VerificationFailure> {
     let value = headers
-        .get(name)
+        .get(key)
         .ok_or(VerificationFailure::MissingHeader { name })?;
     value
         .to_str()

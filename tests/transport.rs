@@ -292,3 +292,70 @@ async fn the_blocking_client_refuses_to_block_an_async_runtime() {
     assert!(error.to_string().contains("async"), "{error}");
     drop(wxpay); // dropping its runtime here must not panic
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_in_flight_bounds_concurrent_requests_and_connections() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = sandbox
+        .client_builder()
+        .unwrap()
+        .max_in_flight(3)
+        .build()
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let request = wxpay.chain("v3/certificates").get();
+        tasks.spawn(request.send());
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+    }
+    // Never more than 3 requests at once, so never more than 3 sockets.
+    assert!(
+        sandbox.connections_accepted() <= 3,
+        "{}",
+        sandbox.connections_accepted()
+    );
+}
+
+#[tokio::test]
+async fn reused_sandbox_signatures_are_identical_and_still_verified() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = sandbox.client();
+    let nonce_pair = || async {
+        let mut nonces = Vec::new();
+        for _ in 0..2 {
+            let answer = wxpay.chain("v3/certificates").get().await.unwrap();
+            nonces.push(answer.headers()["wechatpay-nonce"].clone());
+        }
+        nonces
+    };
+    // Off by default: every answer has its own nonce.
+    let fresh = nonce_pair().await;
+    assert_ne!(fresh[0], fresh[1]);
+    // On: identical bodies in the same second share the signature. The certificate answer
+    // encrypts with a random nonce, so use a fixed-body route.
+    sandbox.reuse_signatures(true);
+    let seed = &seeds()[2];
+    let mut signatures = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let answer = wxpay
+            .chain(seed.template)
+            .post(&seed.body)
+            .param("out_order_no", OUT_ORDER_NO)
+            .await
+            .unwrap();
+        signatures.insert(answer.headers()["wechatpay-signature"].clone());
+    }
+    // Five answers within at most two seconds: at most two signatures.
+    assert!(signatures.len() <= 2, "{}", signatures.len());
+    // A fault turns reuse off, and the client still rejects what it must.
+    sandbox.fault(Fault::TamperBody);
+    let error = wxpay
+        .chain(seed.template)
+        .post(&seed.body)
+        .param("out_order_no", OUT_ORDER_NO)
+        .await
+        .unwrap_err();
+    assert!(error.is_verification());
+}

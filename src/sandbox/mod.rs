@@ -36,12 +36,15 @@
 //! # Ok(()) }
 //! ```
 
+mod notify;
 mod routes;
 mod server;
 
+pub use notify::{notification, NotificationBuilder, SignedNotification};
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -129,6 +132,17 @@ pub enum Fault {
     },
     /// Answer without any signature headers.
     Unsigned,
+    /// Answer requests to this one path (e.g. `v3/certificates`; the query is ignored)
+    /// with this status and raw body (signed like any answer); other paths answer as
+    /// usual. E.g. a 404 on `v3/certificates`, as for a merchant in public-key mode.
+    RespondOn {
+        /// The path, without the leading `/` and the query.
+        path: String,
+        /// The status to answer with.
+        status: StatusCode,
+        /// The raw body.
+        body: String,
+    },
 }
 
 /// A request the sandbox received (after its authorization check).
@@ -157,6 +171,8 @@ pub(crate) struct State {
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) recorded: Mutex<Vec<RecordedRequest>>,
     pub(crate) connections: AtomicU64,
+    pub(crate) reuse_signatures: AtomicBool,
+    pub(crate) signature_cache: Mutex<Option<server::CachedSignature>>,
 }
 
 /// How many received requests the sandbox remembers (the oldest are dropped first).
@@ -209,6 +225,8 @@ impl Sandbox {
             faults: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
+            reuse_signatures: AtomicBool::new(false),
+            signature_cache: Mutex::new(None),
         });
         let (addr, server) = server::serve(port, Arc::clone(&state)).await?;
         let client = credentials()?.base_url(format!("http://{addr}/")).build()?;
@@ -296,6 +314,15 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// For load tests: let identical answers within the same second share one nonce and
+    /// signature instead of signing each (off by default). Every answer still carries a
+    /// valid platform signature that clients verify in full; what is saved is the
+    /// sandbox's own RSA signing, which on a shared machine would otherwise compete with
+    /// the client being measured. Faults turn reuse off.
+    pub fn reuse_signatures(&self, on: bool) {
+        self.state.reuse_signatures.store(on, Ordering::Relaxed);
     }
 
     /// How many TCP connections the sandbox has accepted (to check that clients pool).

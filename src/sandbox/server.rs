@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -113,8 +114,20 @@ async fn handle(
         ),
         Ok(()) => {
             record(&state, &parts, &target, &body);
+            let path = target.split('?').next().unwrap_or_default();
+            let path = path.trim_start_matches('/');
             match faults.iter().find_map(|f| match f {
                 Fault::Respond { status, body } => Some(Answer {
+                    status: *status,
+                    body: body.clone().into_bytes(),
+                    content_type: Some("application/json"),
+                    signed: true,
+                }),
+                Fault::RespondOn {
+                    path: only,
+                    status,
+                    body,
+                } if only.trim_start_matches('/') == path => Some(Answer {
                     status: *status,
                     body: body.clone().into_bytes(),
                     content_type: Some("application/json"),
@@ -225,51 +238,14 @@ fn sign_answer(
     }
     let unsigned = !signed || faults.contains(&Fault::Unsigned);
     if !unsigned {
-        let skew: i64 = faults
-            .iter()
-            .map(|f| match f {
-                Fault::SkewClock(s) => *s,
-                _ => 0,
-            })
-            .sum();
-        let timestamp = (unix_seconds(SystemTime::now()) + skew).to_string();
-        let mut nonce = random_nonce(32).unwrap_or_default();
         let (key, serial) = if use_pubkey {
             (&state.pubkey_key, state.pubkey_id.as_str())
         } else {
             (&state.platform_key, state.platform_serial.as_str())
         };
-        let mut message = crate::verify::message(&timestamp, &nonce, &body);
-        if faults.contains(&Fault::TamperSignature) {
-            message.push(b'!');
-        }
-        let mut signature = key.sign(&message).unwrap_or_default();
-        if faults.contains(&Fault::TamperBody) {
-            match body.first_mut() {
-                Some(first) => *first ^= 0x01,
-                // Nothing to alter in an empty body: alter the signed nonce instead.
-                None => nonce.replace_range(..1, if nonce.starts_with('A') { "B" } else { "A" }),
-            }
-        }
-        if faults.contains(&Fault::ProbeSignature) {
-            signature = format!("{PROBE_PREFIX}{signature}");
-        }
-        let serial = faults
-            .iter()
-            .find_map(|f| match f {
-                Fault::WrongSerial(s) => Some(s.as_str()),
-                _ => None,
-            })
-            .unwrap_or(serial);
-        for (name, value) in [
-            (HEADER_TIMESTAMP, timestamp.as_str()),
-            (HEADER_NONCE, nonce.as_str()),
-            (HEADER_SIGNATURE, signature.as_str()),
-            (HEADER_SERIAL, serial),
-        ] {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name, value);
-            }
+        let now = unix_seconds(SystemTime::now());
+        for (name, value) in signature_headers(state, key, serial, now, &mut body, faults) {
+            headers.insert(name, value);
         }
     }
     for fault in faults {
@@ -279,4 +255,104 @@ fn sign_answer(
     }
     *response.body_mut() = Full::new(Bytes::from(body));
     response
+}
+
+/// A signature the sandbox may hand out again (see [`super::Sandbox::reuse_signatures`]).
+pub(crate) struct CachedSignature {
+    now: i64,
+    serial: String,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, HeaderValue)>,
+}
+
+/// [`sign_platform`] with a fresh nonce, or, when signature reuse is on and nothing is
+/// being faked, the headers of the last answer if it had the same second, key and body.
+fn signature_headers(
+    state: &State,
+    key: &crate::crypto::PrivateKey,
+    serial: &str,
+    now: i64,
+    body: &mut [u8],
+    faults: &[Fault],
+) -> Vec<(&'static str, HeaderValue)> {
+    let reuse = faults.is_empty() && state.reuse_signatures.load(Ordering::Relaxed);
+    if reuse {
+        let cache = state
+            .signature_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache
+            .as_ref()
+            .filter(|c| c.now == now && c.serial == serial && c.body == *body)
+        {
+            return hit.headers.clone();
+        }
+    }
+    let nonce = random_nonce(32).unwrap_or_default();
+    let headers = sign_platform(key, serial, now, nonce, body, faults);
+    if reuse {
+        *state
+            .signature_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(CachedSignature {
+            now,
+            serial: serial.to_owned(),
+            body: body.to_vec(),
+            headers: headers.clone(),
+        });
+    }
+    headers
+}
+
+/// The platform's signature headers for `body` (answers and notifications alike), with
+/// the signing faults applied: `SkewClock` moves `now`, `TamperBody` alters `body` (or
+/// the nonce of an empty one) after signing, `TamperSignature`, `ProbeSignature` and
+/// `WrongSerial` alter the headers. `Unsigned` and `DropHeader` are the caller's.
+pub(crate) fn sign_platform(
+    key: &crate::crypto::PrivateKey,
+    serial: &str,
+    now: i64,
+    mut nonce: String,
+    body: &mut [u8],
+    faults: &[Fault],
+) -> Vec<(&'static str, HeaderValue)> {
+    let skew: i64 = faults
+        .iter()
+        .map(|f| match f {
+            Fault::SkewClock(s) => *s,
+            _ => 0,
+        })
+        .sum();
+    let timestamp = (now + skew).to_string();
+    let mut message = crate::verify::message(&timestamp, &nonce, body);
+    if faults.contains(&Fault::TamperSignature) {
+        message.push(b'!');
+    }
+    let mut signature = key.sign(&message).unwrap_or_default();
+    if faults.contains(&Fault::TamperBody) {
+        match body.first_mut() {
+            Some(first) => *first ^= 0x01,
+            // Nothing to alter in an empty body: alter the signed nonce instead.
+            None => nonce.replace_range(..1, if nonce.starts_with('A') { "B" } else { "A" }),
+        }
+    }
+    if faults.contains(&Fault::ProbeSignature) {
+        signature = format!("{PROBE_PREFIX}{signature}");
+    }
+    let serial = faults
+        .iter()
+        .find_map(|f| match f {
+            Fault::WrongSerial(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .unwrap_or(serial);
+    [
+        (HEADER_TIMESTAMP, timestamp.as_str()),
+        (HEADER_NONCE, nonce.as_str()),
+        (HEADER_SIGNATURE, signature.as_str()),
+        (HEADER_SERIAL, serial),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name, v)))
+    .collect()
 }
