@@ -221,6 +221,8 @@ impl RequestBuilder {
         fn timestamp(unix_seconds: u64);
         /// Fixes the signature nonce.
         fn nonce(nonce: impl Into<String>);
+        /// Encrypts body fields for the platform (see [`crate::RequestBuilder::encrypt_fields`]).
+        fn encrypt_fields(pointers: impl IntoIterator<Item = impl AsRef<str>>);
     }
 
     /// Sets the JSON body.

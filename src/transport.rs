@@ -178,16 +178,21 @@ fn classify(error: hyper_util::client::legacy::Error) -> Error {
 
 fn has_source<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
-    while let Some(e) = current {
+    // Bounded: error chains are short, and this cannot loop on a cyclic one.
+    for _ in 0..16 {
+        let Some(e) = current else { return false };
         if e.is::<T>() {
             return true;
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.get_ref().is_some_and(|inner| inner.is::<T>()) {
-                return true;
-            }
-        }
-        current = e.source();
+        // `io::Error::source()` skips the error it wraps, so descend into it explicitly
+        // (hyper-rustls nests the rustls error two `io::Error`s deep).
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     false
 }

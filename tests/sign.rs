@@ -266,3 +266,13 @@ fn caller_headers_replace_defaults_but_never_the_authorization() {
         .unwrap()
         .starts_with("WECHATPAY2-SHA256-RSA2048 "));
 }
+
+#[test]
+fn the_signing_backend_is_the_one_the_features_select() {
+    let expected = if cfg!(feature = "aws-lc-rs") {
+        "aws-lc-rs"
+    } else {
+        "ring"
+    };
+    assert_eq!(wechatpay::crypto::SIGNING_BACKEND, expected);
+}

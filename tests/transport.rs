@@ -359,3 +359,38 @@ async fn reused_sandbox_signatures_are_identical_and_still_verified() {
         .unwrap_err();
     assert!(error.is_verification());
 }
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_a_tls_error() {
+    // Answers the ClientHello with plain HTTP, which no TLS client accepts.
+    let url = raw_server(|mut stream| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            .await;
+    })
+    .await
+    .replace("http://", "https://");
+    let wxpay = wechatpay::Wechatpay::builder()
+        .mchid("1900000001")
+        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
+        .private_key(
+            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
+        )
+        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+        .base_url(url)
+        .backup_base_url(None)
+        .build()
+        .unwrap();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                kind: TransportErrorKind::Tls,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_connect(), "the request never reached a server");
+}

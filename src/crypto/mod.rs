@@ -18,6 +18,15 @@ mod pem;
 mod rsa;
 
 pub use aes::Apiv3Key;
+
+/// The RSA signing backend this build uses: `"ring"` (the default) or `"aws-lc-rs"`
+/// (cargo feature `aws-lc-rs`, about twice as fast). Both produce identical signatures.
+#[cfg(not(feature = "aws-lc-rs"))]
+pub const SIGNING_BACKEND: &str = "ring";
+/// The RSA signing backend this build uses: `"ring"` (the default) or `"aws-lc-rs"`
+/// (cargo feature `aws-lc-rs`, about twice as fast). Both produce identical signatures.
+#[cfg(feature = "aws-lc-rs")]
+pub const SIGNING_BACKEND: &str = "aws-lc-rs";
 pub(crate) use keys::rfc3339_china;
 pub use keys::{Certificate, PrivateKey, PublicKey};
 pub(crate) use rsa::random_nonce;

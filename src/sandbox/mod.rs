@@ -200,7 +200,7 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] if the socket cannot be bound.
+    /// [`Error::Config`] if no loopback port can be bound.
     pub async fn start() -> Result<Sandbox, Error> {
         Sandbox::start_on(0).await
     }
@@ -209,7 +209,7 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] if the port cannot be bound (in use, or privileged).
+    /// [`Error::Config`] naming the port if it cannot be bound (in use, or privileged).
     pub async fn start_on(port: u16) -> Result<Sandbox, Error> {
         let state = Arc::new(State {
             merchant_id: MERCHANT_ID.to_owned(),

@@ -36,9 +36,10 @@ pub(crate) async fn serve(
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
-        .map_err(|e| Error::Transport {
-            kind: TransportErrorKind::Connect,
-            source: Some(Box::new(e)),
+        .map_err(|e| Error::Config {
+            message: format!(
+                "the sandbox cannot listen on 127.0.0.1:{port} ({e}); pick another port, or 0 for any free one"
+            ),
         })?;
     let addr = listener.local_addr().map_err(|e| Error::Transport {
         kind: TransportErrorKind::Io,

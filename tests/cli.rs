@@ -1,0 +1,876 @@
+//! The `wxpay` binary, run as a user would: the seed calls against the embedded sandbox
+//! in both URI forms, `--dry-run` snapshots, every error with its exit code, and calls
+//! with credentials to a `wxpay sandbox` served by another process.
+//!
+//! Every child runs with no `WECHATPAY_*` variable inherited, is killed when its test
+//! ends (pass or fail), and every wait has a deadline. Nothing leaves 127.0.0.1.
+
+// The binary exists only with the (default) `cli` feature.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{seeds, NONCE, OUT_ORDER_NO, TIMESTAMP};
+use serde_json::Value;
+use wechatpay::sandbox::{MERCHANT_ID, MERCHANT_SERIAL, PLATFORM_SERIAL};
+
+/// How long any one child may take.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The body of the seed call in the issue's "Done when" command.
+const SEED_BODY: &str = r#"{"appid":"wxd678efh567hg6787","service_id":"500001","type":"Order_Paid","detail":{"paid_time":"20091225091210"}}"#;
+const SEED_CHAIN: &str = "v3.payscore.serviceorder._out_order_no_.sync";
+const SEED_TEMPLATE: &str = "v3/payscore/serviceorder/{out_order_no}/sync";
+
+/// Exit codes, as documented in `wxpay --help`.
+const USAGE: i32 = 2;
+const CONFIG: i32 = 3;
+const TRANSPORT: i32 = 4;
+const API: i32 = 5;
+const VERIFICATION: i32 = 6;
+
+// ---------------------------------------------------------------------------------------
+// Running the binary
+
+/// `wxpay`, in the crate directory, with no `WECHATPAY_*` variable of ours.
+fn wxpay() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("WECHATPAY_") {
+            command.env_remove(name);
+        }
+    }
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// A child that is killed and reaped when dropped, so a failing assert leaks nothing.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a finished run left.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing everything on failure.
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "exit code; the run was {self:#?}");
+        self
+    }
+
+    /// Asserts that stderr is exactly one `wxpay: ` line that mentions every `needle`.
+    fn one_line_error(&self, needles: &[&str]) {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr: {self:#?}");
+        assert!(lines[0].starts_with("wxpay: "), "{self:#?}");
+        for needle in needles {
+            assert!(
+                lines[0].contains(needle),
+                "stderr mentions {needle:?}: {self:#?}"
+            );
+        }
+        assert!(self.stdout.is_empty(), "nothing on stdout: {self:#?}");
+    }
+
+    /// The stdout as JSON.
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {self:#?}"))
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    run_command(wxpay().args(args), None)
+}
+
+/// Runs to the end (within [`DEADLINE`]), feeding `stdin` if given.
+fn run_command(command: &mut Command, stdin: Option<&str>) -> Run {
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Killed(command.spawn().expect("the wxpay binary starts"));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.0.stdin.take()) {
+        // The child may exit before reading it all; that shows in its exit code.
+        let _ = pipe.write_all(input.as_bytes());
+    }
+    let stdout = drain(child.0.stdout.take());
+    let stderr = drain(child.0.stderr.take());
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait on wxpay") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wxpay did not finish within {DEADLINE:?}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Reads a pipe to its end on a thread (the child closes it when it exits or is killed).
+fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/cli/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sandbox_key(name: &str) -> String {
+    format!("{}/src/sandbox/keys/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A loopback port nobody listens on (bound, then released).
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+// ---------------------------------------------------------------------------------------
+// `wxpay sandbox` in another process
+
+/// A `wxpay sandbox --until-eof` child and what it printed.
+struct Served {
+    child: Killed,
+    stdin: Option<ChildStdin>,
+    exports: Vec<(String, String)>,
+    key_dir: PathBuf,
+}
+
+impl Served {
+    fn start() -> Served {
+        let mut child = Killed(
+            wxpay()
+                .args(["sandbox", "--port", "0", "--until-eof"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("wxpay sandbox starts"),
+        );
+        let stdin = child.0.stdin.take();
+        let stdout = child.0.stdout.take().expect("piped stdout");
+        let (lines, announced) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + DEADLINE;
+        let mut exports = Vec::new();
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = announced
+                .recv_timeout(wait)
+                .expect("wxpay sandbox announces itself in time")
+                .expect("its stdout is UTF-8");
+            if line.starts_with("# Serving") {
+                break;
+            }
+            if let Some((name, value)) =
+                line.strip_prefix("export ").and_then(|l| l.split_once('='))
+            {
+                exports.push((name.to_owned(), unquote(value)));
+            }
+        }
+        let mut served = Served {
+            child,
+            stdin,
+            exports,
+            key_dir: PathBuf::new(),
+        };
+        served.key_dir = Path::new(served.var("WECHATPAY_PRIVATE_KEY"))
+            .parent()
+            .expect("the key file is in a directory")
+            .to_owned();
+        served
+    }
+
+    fn var(&self, name: &str) -> &str {
+        self.exports
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("wxpay sandbox exports {name}"))
+    }
+
+    /// The directory holding the sandbox's key files.
+    fn key_dir(&self) -> PathBuf {
+        self.key_dir.clone()
+    }
+
+    /// `wxpay` with the exported variables set, as after pasting them into a shell.
+    fn wxpay(&self) -> Command {
+        let mut command = wxpay();
+        command.envs(self.exports.iter().map(|(n, v)| (n, v)));
+        command
+    }
+
+    /// Closes the sandbox's stdin and waits (bounded) for it to stop by itself.
+    fn stop(&mut self) -> Option<i32> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.stop();
+        // `child` is killed next, if it is still running; its key files go with it.
+        if !self.key_dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.key_dir);
+        }
+    }
+}
+
+/// Undoes the single quotes `wxpay sandbox` puts around values that need them.
+fn unquote(value: &str) -> String {
+    match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        Some(inner) => inner.replace(r"'\''", "'"),
+        None => value.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The seeds against the embedded sandbox
+
+fn call_seeds(uri_of: impl Fn(&common::Seed) -> String) {
+    for seed in seeds() {
+        let uri = uri_of(&seed);
+        let body = seed.body.to_string();
+        let run = run(&[
+            &uri,
+            "-p",
+            &format!("out_order_no={OUT_ORDER_NO}"),
+            "-d",
+            &body,
+        ])
+        .expect(0);
+        assert!(
+            run.stderr
+                .contains("using the embedded sandbox at http://127.0.0.1:"),
+            "{run:#?}"
+        );
+        if seed.status == 204 {
+            assert_eq!(
+                run.stdout, "",
+                "{} answers 204: nothing on stdout",
+                seed.name
+            );
+        } else {
+            assert_eq!(run.json()["out_order_no"], OUT_ORDER_NO, "{}", seed.name);
+        }
+    }
+}
+
+#[test]
+fn the_seeds_answer_by_dotted_chain() {
+    call_seeds(|seed| seed.segments.join("."));
+}
+
+#[test]
+fn the_seeds_answer_by_uri_template() {
+    call_seeds(|seed| seed.template.to_owned());
+}
+
+#[test]
+fn the_issue_command_prints_the_verified_sandbox_answer() {
+    // cargo run --bin wxpay -- v3.payscore.serviceorder._out_order_no_.sync -p out_order_no=… -d '…'
+    let run = run(&[
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=1234323JKHDFE1243252",
+        "-d",
+        SEED_BODY,
+    ])
+    .expect(0);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:#?}");
+    assert!(
+        lines[0].starts_with(
+            "wxpay: no credentials given; using the embedded sandbox at http://127.0.0.1:"
+        ),
+        "{run:#?}"
+    );
+    let answer = run.json();
+    assert_eq!(answer["out_order_no"], "1234323JKHDFE1243252");
+    assert_eq!(answer["service_id"], "500001");
+    assert!(
+        run.stdout.starts_with("{\n  \""),
+        "pretty-printed: {run:#?}"
+    );
+}
+
+#[test]
+fn pretty_output_keeps_the_key_order_of_the_raw_body() {
+    let args = [
+        SEED_TEMPLATE,
+        "-p",
+        "out_order_no=1234323JKHDFE1243252",
+        "-d",
+        SEED_BODY,
+    ];
+    let pretty = run(&args).expect(0);
+    let raw = run(&[&args[..], &["--raw"][..]].concat()).expect(0);
+    assert!(
+        !raw.stdout.contains('\n'),
+        "the sandbox body is compact: {raw:#?}"
+    );
+    let squeezed: String = pretty
+        .stdout
+        .lines()
+        .map(str::trim)
+        .collect::<String>()
+        .replace("\": ", "\":");
+    // Both answers carry the same fields in the same order (values like ids may differ).
+    let keys = |text: &str| -> Vec<String> {
+        text.split('"')
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[1].starts_with(':'))
+            .map(|w| w[0].to_owned())
+            .collect()
+    };
+    assert_eq!(keys(&squeezed), keys(&raw.stdout));
+    assert_eq!(pretty.json()["out_order_no"], raw.json()["out_order_no"]);
+}
+
+#[test]
+fn include_prints_the_status_line_and_headers() {
+    let run = run(&["-i", SEED_CHAIN, "-p", "out_order_no=X1", "-d", SEED_BODY]).expect(0);
+    let (head, body) = run
+        .stdout
+        .split_once("\n\n")
+        .expect("a blank line after the headers");
+    assert!(head.starts_with("HTTP/1.1 200 OK\n"), "{run:#?}");
+    for header in [
+        "request-id: ",
+        "wechatpay-signature: ",
+        "wechatpay-serial: ",
+    ] {
+        assert!(
+            head.to_ascii_lowercase().contains(header),
+            "{header}: {run:#?}"
+        );
+    }
+    let answer: Value = serde_json::from_str(body).expect("a JSON body after the headers");
+    assert_eq!(answer["out_order_no"], "X1");
+
+    let partner = seeds()
+        .into_iter()
+        .find(|s| s.status == 204)
+        .expect("a 204 seed");
+    let run = run_command(
+        wxpay().args([
+            "-i",
+            partner.template,
+            "-p",
+            "out_order_no=X1",
+            "-d",
+            &partner.body.to_string(),
+        ]),
+        None,
+    )
+    .expect(0);
+    assert!(
+        run.stdout.starts_with("HTTP/1.1 204 No Content\n"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout.ends_with("\n\n"),
+        "no body after the headers: {run:#?}"
+    );
+}
+
+#[test]
+fn the_body_comes_from_a_file_or_stdin() {
+    let file = fixture("sync.json");
+    let from_file = run(&[
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=F1",
+        "-d",
+        &format!("@{file}"),
+    ])
+    .expect(0);
+    assert_eq!(from_file.json()["out_order_no"], "F1");
+
+    let text = std::fs::read_to_string(&file).expect("the fixture");
+    let from_stdin = run_command(
+        wxpay().args([SEED_CHAIN, "-p", "out_order_no=S1", "-d", "-"]),
+        Some(&text),
+    )
+    .expect(0);
+    assert_eq!(from_stdin.json()["out_order_no"], "S1");
+}
+
+// ---------------------------------------------------------------------------------------
+// --dry-run
+
+/// The dry-run text with the platform part of the User-Agent generalized.
+fn dry_run(args: &[&str]) -> Run {
+    let fixed = [
+        "--dry-run",
+        "--timestamp",
+        &TIMESTAMP.to_string(),
+        "--nonce",
+        NONCE,
+    ];
+    let mut run = run(&[&fixed[..], args].concat()).expect(0);
+    let user_agent = format!(
+        "user-agent: wechatpay-rust/{} ({}/{})\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    assert!(
+        run.stdout.contains(&user_agent),
+        "the default User-Agent: {run:#?}"
+    );
+    run.stdout = run.stdout.replace(
+        &user_agent,
+        "user-agent: wechatpay-rust/<version> (<os>/<arch>)\n",
+    );
+    run
+}
+
+#[test]
+fn dry_run_prints_the_signed_request_in_both_uri_forms() {
+    let by_chain = dry_run(&[
+        SEED_CHAIN,
+        "-p",
+        &format!("out_order_no={OUT_ORDER_NO}"),
+        "-d",
+        SEED_BODY,
+    ]);
+    let by_template = dry_run(&[
+        SEED_TEMPLATE,
+        "-p",
+        &format!("out_order_no={OUT_ORDER_NO}"),
+        "-d",
+        SEED_BODY,
+    ]);
+    assert_eq!(by_chain.stdout, by_template.stdout);
+    assert!(
+        by_chain
+            .stderr
+            .contains("signed with the embedded sandbox's test keys")
+            && by_chain.stderr.contains("nothing is sent"),
+        "{by_chain:#?}"
+    );
+    common::snapshot_settings()
+        .bind(|| insta::assert_snapshot!("dry_run_serviceorder_sync", by_chain.stdout));
+
+    // A pretty-printed body file is sent (and signed) compact, in the order written.
+    let from_file = dry_run(&[
+        SEED_CHAIN,
+        "-p",
+        &format!("out_order_no={OUT_ORDER_NO}"),
+        "-d",
+        &format!("@{}", fixture("sync.json")),
+    ]);
+    assert_eq!(from_file.stdout, by_chain.stdout);
+}
+
+#[test]
+fn dry_run_of_a_get_with_a_query() {
+    let run = dry_run(&[
+        "v3/bill/tradebill",
+        "-q",
+        "bill_date=2019-06-11",
+        "-q",
+        "bill_type=ALL",
+        "-H",
+        "Wechatpay-Serial: PUB_KEY_ID_0119000000012026112200000000000001",
+    ]);
+    assert!(run.stdout.starts_with("GET https://api.mch.weixin.qq.com/v3/bill/tradebill?bill_date=2019-06-11&bill_type=ALL\n"), "{run:#?}");
+    common::snapshot_settings()
+        .bind(|| insta::assert_snapshot!("dry_run_get_with_query", run.stdout));
+}
+
+#[test]
+fn dry_run_with_a_config_file_in_toml_or_json() {
+    for config in ["sandbox.toml", "sandbox.json"] {
+        let run = dry_run(&[
+            "--config",
+            &fixture(config),
+            "-X",
+            "delete",
+            "v3.certificates",
+        ]);
+        assert!(
+            run.stdout
+                .starts_with("DELETE http://127.0.0.1:9/v3/certificates\n"),
+            "{config}: {run:#?}"
+        );
+        assert!(
+            run.stdout.contains(&format!(
+                "mchid=\"{MERCHANT_ID}\",serial_no=\"{MERCHANT_SERIAL}\""
+            )),
+            "{run:#?}"
+        );
+        assert_eq!(run.stderr, "", "credentials given: no sandbox notice");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors: one line, a distinct exit code
+
+#[test]
+fn an_unknown_option_is_a_usage_error() {
+    run(&["--frobnicate", "v3/certificates"])
+        .expect(USAGE)
+        .one_line_error(&["--frobnicate", "wxpay --help"]);
+}
+
+#[test]
+fn a_param_without_equals_is_a_usage_error() {
+    run(&[SEED_CHAIN, "-p", "out_order_no"])
+        .expect(USAGE)
+        .one_line_error(&["--param", "no `=`", "NAME=VALUE"]);
+}
+
+#[test]
+fn a_header_without_colon_is_a_usage_error() {
+    run(&["v3/certificates", "-H", "Wechatpay-Serial"])
+        .expect(USAGE)
+        .one_line_error(&["--header", "'Name: value'"]);
+}
+
+#[test]
+fn invalid_json_names_line_and_column() {
+    run(&[
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=1",
+        "-d",
+        r#"{"appid": "wx",}"#,
+    ])
+    .expect(USAGE)
+    .one_line_error(&["-d body is not valid JSON", "line 1, column 16"]);
+}
+
+#[test]
+fn an_unreadable_data_file_is_a_usage_error() {
+    run(&[
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=1",
+        "-d",
+        "@/nonexistent/body.json",
+    ])
+    .expect(USAGE)
+    .one_line_error(&["cannot read the -d file `/nonexistent/body.json`"]);
+}
+
+#[test]
+fn a_placeholder_without_value_says_which_param_to_add() {
+    run(&[SEED_CHAIN, "-d", SEED_BODY])
+        .expect(USAGE)
+        .one_line_error(&[
+            "`out_order_no`",
+            "v3/payscore/serviceorder/{out_order_no}/sync",
+            "-p out_order_no=VALUE",
+        ]);
+}
+
+#[test]
+fn a_missing_key_file_is_a_configuration_error() {
+    let platform = format!(
+        "--platform-key={PLATFORM_SERIAL}={}",
+        sandbox_key("platform_cert.pem")
+    );
+    run(&[
+        "--mchid",
+        MERCHANT_ID,
+        "--serial",
+        MERCHANT_SERIAL,
+        "--private-key",
+        "/nonexistent/apiclient_key.pem",
+        &platform,
+        "v3/certificates",
+    ])
+    .expect(CONFIG)
+    .one_line_error(&["/nonexistent/apiclient_key.pem", "cannot read"]);
+}
+
+#[test]
+fn partial_credentials_are_a_configuration_error_not_a_fallback() {
+    run(&["--mchid", MERCHANT_ID, "v3/certificates"])
+        .expect(CONFIG)
+        .one_line_error(&[
+            "incomplete credentials",
+            "--serial",
+            "--private-key",
+            "--platform-key",
+        ]);
+    // The environment counts too.
+    run_command(
+        wxpay()
+            .env("WECHATPAY_BASE_URL", "http://127.0.0.1:9/")
+            .arg("v3/certificates"),
+        None,
+    )
+    .expect(CONFIG)
+    .one_line_error(&["incomplete credentials", "--mchid"]);
+}
+
+#[test]
+fn a_bad_config_file_is_a_configuration_error() {
+    run(&["--config", &fixture("typo.toml"), "v3/certificates"])
+        .expect(CONFIG)
+        .one_line_error(&[
+            "typo.toml",
+            "line 2, column 1",
+            "unknown field `privatekey`",
+        ]);
+}
+
+#[test]
+fn an_unknown_endpoint_is_an_api_error_with_code_and_request_id() {
+    let run = run(&["v3/no/such/endpoint"]).expect(API);
+    let error = run.stderr.lines().last().expect("an error line");
+    assert!(error.starts_with("wxpay: 404 NOT_FOUND: "), "{run:#?}");
+    assert!(error.contains("(Request-ID "), "{run:#?}");
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn an_unreachable_platform_is_a_transport_error() {
+    let base_url = format!("http://127.0.0.1:{}/", closed_port());
+    run(&[
+        "--config",
+        &fixture("sandbox.toml"),
+        "--base-url",
+        &base_url,
+        "v3/certificates",
+    ])
+    .expect(TRANSPORT)
+    .one_line_error(&["could not connect"]);
+}
+
+#[test]
+fn help_documents_examples_credentials_and_exit_codes() {
+    let help = run(&["--help"]).expect(0);
+    for needle in [
+        "Examples:",
+        SEED_CHAIN,
+        "WECHATPAY_PLATFORM_KEYS",
+        "[platform_keys]",
+        "Exit codes:",
+        "6  verification",
+    ] {
+        assert!(help.stdout.contains(needle), "--help mentions {needle:?}");
+    }
+    assert!(
+        !help.stdout.contains("--timestamp"),
+        "the signature inputs stay hidden"
+    );
+    let bare = run(&[]).expect(USAGE);
+    assert!(bare.stderr.contains("Usage: wxpay"), "{bare:#?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// `wxpay sandbox`, called with credentials
+
+#[test]
+fn a_served_sandbox_answers_calls_with_its_exported_credentials() {
+    let served = Served::start();
+    assert!(served
+        .var("WECHATPAY_BASE_URL")
+        .starts_with("http://127.0.0.1:"));
+    let run = run_command(
+        served
+            .wxpay()
+            .args([SEED_CHAIN, "-p", "out_order_no=E1", "-d", SEED_BODY]),
+        None,
+    )
+    .expect(0);
+    assert_eq!(run.json()["out_order_no"], "E1");
+    assert_eq!(run.stderr, "", "credentials given: no sandbox notice");
+
+    // The same through a config file, with the base URL from the flag.
+    let run = run_command(
+        wxpay().args([
+            "--config",
+            &fixture("sandbox.json"),
+            "--base-url",
+            served.var("WECHATPAY_BASE_URL"),
+            SEED_TEMPLATE,
+            "-p",
+            "out_order_no=E2",
+            "-d",
+            SEED_BODY,
+        ]),
+        None,
+    )
+    .expect(0);
+    assert_eq!(run.json()["out_order_no"], "E2");
+}
+
+#[test]
+fn a_wrong_platform_key_is_a_verification_failure() {
+    let served = Served::start();
+    // The WeChat Pay public key trusted under the certificate's serial: the signature cannot hold.
+    let wrong = format!(
+        "{PLATFORM_SERIAL}={}",
+        served.key_dir().join("pub_key.pem").display()
+    );
+    let run = run_command(
+        served.wxpay().args([
+            "--platform-key",
+            &wrong,
+            SEED_CHAIN,
+            "-p",
+            "out_order_no=V1",
+            "-d",
+            SEED_BODY,
+        ]),
+        None,
+    )
+    .expect(VERIFICATION);
+    run.one_line_error(&[
+        "the 200 answer failed verification",
+        "signature does not match",
+        "(Request-ID ",
+        "not printed",
+    ]);
+
+    // With -i the answer is shown, on stderr and labelled; stdout stays empty.
+    let run = run_command(
+        served.wxpay().args([
+            "-i",
+            "--platform-key",
+            &wrong,
+            SEED_CHAIN,
+            "-p",
+            "out_order_no=V1",
+            "-d",
+            SEED_BODY,
+        ]),
+        None,
+    )
+    .expect(VERIFICATION);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("UNVERIFIED"), "{run:#?}");
+    assert!(run.stderr.contains("HTTP/1.1 200 OK"), "{run:#?}");
+}
+
+#[test]
+fn a_served_sandbox_stops_and_removes_its_keys_when_stdin_closes() {
+    let mut served = Served::start();
+    let dir = served.key_dir();
+    assert!(dir.join("apiclient_key.pem").is_file());
+    assert!(dir.join("platform_cert.pem").is_file());
+    assert!(dir.join("pub_key.pem").is_file());
+    assert_eq!(served.stop(), Some(0), "exits by itself, successfully");
+    assert!(!dir.exists(), "the key directory is removed");
+}
+
+// ---------------------------------------------------------------------------------------
+// `wxpay crt`
+
+/// A fresh directory under the system's temporary directory for one test's output.
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wxpay-cli-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn crt_writes_the_sandbox_certificate_and_prints_serial_and_validity() {
+    let dir = scratch_dir("crt");
+    let out = dir.join("certs");
+    let run = run(&["crt", "-o", out.to_str().unwrap()]).expect(0);
+    assert!(run.stderr.contains("embedded sandbox"), "{run:#?}");
+    let path = out.join(format!("wechatpay_{PLATFORM_SERIAL}.pem"));
+    let pem = std::fs::read_to_string(&path).expect("the certificate file");
+    let certificate = wechatpay::Certificate::from_pem(&pem).unwrap();
+    assert_eq!(certificate.serial(), PLATFORM_SERIAL);
+    assert!(run.stdout.starts_with(PLATFORM_SERIAL), "{run:#?}");
+    assert!(
+        run.stdout.contains("+08:00 .. 20"),
+        "validity shown: {run:#?}"
+    );
+    assert!(run.stdout.contains(path.to_str().unwrap()), "{run:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn crt_and_calls_bootstrap_from_the_apiv3_key_alone() {
+    let served = Served::start();
+    let dir = scratch_dir("bootstrap");
+    // No platform key: only the APIv3 key vouches for what the platform sends.
+    let mut crt = served.wxpay();
+    crt.env_remove("WECHATPAY_PLATFORM_KEYS")
+        .args(["crt", "-o", dir.to_str().unwrap()]);
+    let run = run_command(&mut crt, None).expect(0);
+    assert_eq!(run.stderr, "", "credentials given: no sandbox notice");
+    assert!(dir
+        .join(format!("wechatpay_{PLATFORM_SERIAL}.pem"))
+        .is_file());
+
+    let mut call = served.wxpay();
+    call.env_remove("WECHATPAY_PLATFORM_KEYS").args([
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=B1",
+        "-d",
+        SEED_BODY,
+    ]);
+    let run = run_command(&mut call, None).expect(0);
+    assert_eq!(run.json()["out_order_no"], "B1");
+
+    // Neither a platform key nor the APIv3 key: a configuration error naming both.
+    let mut bare = served.wxpay();
+    bare.env_remove("WECHATPAY_PLATFORM_KEYS")
+        .env_remove("WECHATPAY_APIV3_KEY_FILE")
+        .args(["crt"]);
+    let run = run_command(&mut bare, None).expect(3);
+    run.one_line_error(&["--platform-key", "--apiv3-key-file"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
