@@ -350,7 +350,9 @@ impl WechatpayBuilder {
 
     /// The most requests one client (and its clones) has in flight at once (default
     /// [`DEFAULT_MAX_IN_FLIGHT`]); more wait their turn, unsigned until they go. HTTP/1
-    /// needs a socket per concurrent request, so this bounds file descriptors too.
+    /// needs a socket per concurrent request, so this also bounds sockets, loosely: the
+    /// pool keeps a connection that finished opening after its request went out on
+    /// another (10,000 requests at once opened 500 to 750 connections under the default).
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = Some(requests);
         self

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -332,7 +331,8 @@ impl RequestBuilder {
     pub(crate) async fn send_raw(self) -> Result<(RawResponse, String), Error> {
         let client = self.client.clone();
         let _slot = client.inner.transport.slot().await;
-        let signed = self.sign_off_executor().await?;
+        // RSA off the executor threads (see `sign::off_executor`).
+        let signed = crate::sign::off_executor(move || self.sign()).await??;
         let raw = match client.inner.transport.send(signed.request.clone()).await {
             Err(e) if e.is_connect() && client.inner.backup.is_some() => {
                 let backup = client
@@ -349,28 +349,6 @@ impl RequestBuilder {
         };
         Ok((raw, signed.path))
     }
-}
-
-impl RequestBuilder {
-    /// Signs on Tokio's blocking pool: an RSA-2048 signature takes hundreds of
-    /// microseconds, during which an executor thread could poll nothing else (measured in
-    /// BENCHMARKS.md: 1 ms timers woke 15 ms late under load with signing inline). At most
-    /// one signing task per core runs at once, so the pool does not grow with the load.
-    async fn sign_off_executor(self) -> Result<Signed, Error> {
-        let _core = signing_slots().acquire().await.ok();
-        match tokio::task::spawn_blocking(move || self.sign()).await {
-            Ok(signed) => signed,
-            Err(_) => Err(Error::crypto("the signing task was cancelled or panicked")),
-        }
-    }
-}
-
-/// One slot per core for RSA signing, shared by every client of the process.
-fn signing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    })
 }
 
 /// Encrypts the fields `pointers` name in a JSON `body` with the pinned

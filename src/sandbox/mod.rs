@@ -42,6 +42,7 @@ mod server;
 
 pub use notify::{notification, NotificationBuilder, SignedNotification};
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -169,8 +170,11 @@ pub(crate) struct State {
     pub(crate) pubkey_id: String,
     pub(crate) platform_certificate: Certificate,
     pub(crate) faults: Mutex<Vec<Fault>>,
-    pub(crate) recorded: Mutex<Vec<RecordedRequest>>,
+    pub(crate) recorded: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections: AtomicU64,
+    /// Requests being handled now, and the most ever at once.
+    pub(crate) active: AtomicU64,
+    pub(crate) peak_active: AtomicU64,
     pub(crate) reuse_signatures: AtomicBool,
     pub(crate) signature_cache: Mutex<Option<server::CachedSignature>>,
 }
@@ -223,8 +227,10 @@ impl Sandbox {
             pubkey_id: PUBLIC_KEY_ID.to_owned(),
             platform_certificate: Certificate::from_pem(PLATFORM_CERTIFICATE_PEM)?,
             faults: Mutex::new(Vec::new()),
-            recorded: Mutex::new(Vec::new()),
+            recorded: Mutex::new(VecDeque::new()),
             connections: AtomicU64::new(0),
+            active: AtomicU64::new(0),
+            peak_active: AtomicU64::new(0),
             reuse_signatures: AtomicBool::new(false),
             signature_cache: Mutex::new(None),
         });
@@ -325,6 +331,12 @@ impl Sandbox {
         self.state.reuse_signatures.store(on, Ordering::Relaxed);
     }
 
+    /// The most requests the sandbox was handling at the same time (to check a client's
+    /// concurrency limit).
+    pub fn peak_concurrency(&self) -> u64 {
+        self.state.peak_active.load(Ordering::Relaxed)
+    }
+
     /// How many TCP connections the sandbox has accepted (to check that clients pool).
     pub fn connections_accepted(&self) -> u64 {
         self.state.connections.load(Ordering::Relaxed)
@@ -337,7 +349,9 @@ impl Sandbox {
             .recorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -73,6 +73,7 @@ async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let _active = Active::enter(&state);
     let (parts, body) = request.into_parts();
     let faults = state.faults();
     for fault in &faults {
@@ -144,6 +145,23 @@ async fn handle(
     Ok(sign_answer(&state, answer, &faults, use_pubkey))
 }
 
+/// Counts a request as being handled until dropped, keeping the peak.
+struct Active<'a>(&'a State);
+
+impl<'a> Active<'a> {
+    fn enter(state: &'a State) -> Active<'a> {
+        let now = state.active.fetch_add(1, Ordering::Relaxed) + 1;
+        state.peak_active.fetch_max(now, Ordering::Relaxed);
+        Active(state)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The platform's checks on `Authorization`, with the reason a merchant can act on.
 fn check_authorization(
     state: &State,
@@ -203,9 +221,9 @@ fn check_authorization(
 fn record(state: &State, parts: &http::request::Parts, target: &str, body: &[u8]) {
     let mut recorded = state.recorded.lock().unwrap_or_else(|e| e.into_inner());
     if recorded.len() >= RECORD_LIMIT {
-        recorded.remove(0);
+        recorded.pop_front();
     }
-    recorded.push(RecordedRequest {
+    recorded.push_back(RecordedRequest {
         method: parts.method.clone(),
         target: target.to_owned(),
         headers: parts.headers.clone(),
