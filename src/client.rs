@@ -63,7 +63,7 @@ pub(crate) struct Inner {
     pub(crate) public_key_id: Option<String>,
     pub(crate) base: BaseUrl,
     /// Tried once, with the same signed request, when the main host cannot be connected.
-    pub(crate) backup: Option<BaseUrl>,
+    pub(crate) backup: Option<String>,
     pub(crate) transport: Transport,
     pub(crate) user_agent: HeaderValue,
     pub(crate) apiv3_key: Option<Apiv3Key>,
@@ -327,8 +327,8 @@ impl WechatpayBuilder {
         self
     }
 
-    /// Where to resend a request that could not connect to the base URL (same path, same
-    /// signature). Defaults to [`BACKUP_BASE_URL`] when the base URL is the default one,
+    /// Where to resend a request that could not connect to the base URL: only its scheme,
+    /// host and port are used, since the path and the signature stay those of the request. Defaults to [`BACKUP_BASE_URL`] when the base URL is the default one,
     /// and to none otherwise; `None` turns it off.
     pub fn backup_base_url(mut self, url: Option<String>) -> Self {
         self.backup_base_url = Some(url);
@@ -490,12 +490,10 @@ impl WechatpayBuilder {
         let base_text = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
         let base = BaseUrl::parse(base_text)?;
         let backup = match self.backup_base_url {
-            Some(Some(url)) => {
-                Some(BaseUrl::parse(&url)?.with_origin(&BaseUrl::parse(&url)?.origin))
-            }
+            Some(Some(url)) => Some(BaseUrl::parse(&url)?.origin),
             Some(None) => None,
             None if base.origin == BaseUrl::parse(DEFAULT_BASE_URL)?.origin => {
-                Some(base.with_origin(&BaseUrl::parse(BACKUP_BASE_URL)?.origin))
+                Some(BaseUrl::parse(BACKUP_BASE_URL)?.origin)
             }
             None => None,
         };

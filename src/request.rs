@@ -334,17 +334,16 @@ impl RequestBuilder {
         // RSA off the executor threads (see `sign::off_executor`).
         let signed = crate::sign::off_executor(move || self.sign()).await??;
         let raw = match client.inner.transport.send(signed.request.clone()).await {
-            Err(e) if e.is_connect() && client.inner.backup.is_some() => {
-                let backup = client
-                    .inner
-                    .backup
-                    .as_ref()
-                    .map(|b| b.origin.as_str())
-                    .unwrap_or_default();
-                let retry = redirect(&signed.request, &client.inner.base.origin, backup)?;
-                log::warn!("wechatpay: {e}; retrying once on {backup}");
-                client.inner.transport.send(retry).await?
-            }
+            Err(e) if e.is_connect() => match client.inner.backup.as_deref() {
+                // The signature covers the path, not the host: the same request may go
+                // to the backup host, and only if it never reached the first one.
+                Some(backup) => {
+                    let retry = redirect(&signed.request, &client.inner.base.origin, backup)?;
+                    log::warn!("wechatpay: {e}; retrying once on {backup}");
+                    client.inner.transport.send(retry).await?
+                }
+                None => return Err(e),
+            },
             other => other?,
         };
         Ok((raw, signed.path))

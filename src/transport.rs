@@ -240,13 +240,6 @@ impl BaseUrl {
             path,
         })
     }
-
-    pub(crate) fn with_origin(&self, origin: &str) -> BaseUrl {
-        BaseUrl {
-            origin: origin.to_owned(),
-            path: self.path.clone(),
-        }
-    }
 }
 
 impl std::fmt::Display for BaseUrl {

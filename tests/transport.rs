@@ -40,6 +40,19 @@ where
     format!("http://{addr}/")
 }
 
+/// A client with the sandbox merchant's credentials for a raw test server at `url` (the
+/// APIv3 key stands in for platform keys: these servers never get to sign anything).
+fn raw_client(url: String) -> wechatpay::WechatpayBuilder {
+    wechatpay::Wechatpay::builder()
+        .mchid(wechatpay::sandbox::MERCHANT_ID)
+        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
+        .private_key(
+            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
+        )
+        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+        .base_url(url)
+}
+
 #[tokio::test]
 async fn a_slow_answer_fails_within_the_total_timeout() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -68,16 +81,7 @@ async fn a_server_that_never_answers_fails_within_the_total_timeout() {
         drop(stream);
     })
     .await;
-    let wxpay = wechatpay::sandbox::offline_client().unwrap();
-    let wxpay = wechatpay::Wechatpay::builder()
-        .mchid(wxpay.mchid())
-        .serial(wxpay.serial())
-        .private_key(wxpay.private_key().clone())
-        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
-        .base_url(url)
-        .timeouts(short(400))
-        .build()
-        .unwrap();
+    let wxpay = raw_client(url).timeouts(short(400)).build().unwrap();
     let start = Instant::now();
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
@@ -93,17 +97,7 @@ async fn a_body_that_stops_midway_is_covered_by_the_total_timeout() {
         tokio::time::sleep(Duration::from_secs(10)).await;
     })
     .await;
-    let wxpay = wechatpay::Wechatpay::builder()
-        .mchid("1900000001")
-        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
-        .private_key(
-            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
-        )
-        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
-        .base_url(url)
-        .timeouts(short(400))
-        .build()
-        .unwrap();
+    let wxpay = raw_client(url).timeouts(short(400)).build().unwrap();
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
 }
@@ -150,14 +144,7 @@ async fn an_oversized_chunked_body_is_refused_while_streaming() {
         let _ = stream.write_all(b"0\r\n\r\n").await;
     })
     .await;
-    let wxpay = wechatpay::Wechatpay::builder()
-        .mchid("1900000001")
-        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
-        .private_key(
-            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
-        )
-        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
-        .base_url(url)
+    let wxpay = raw_client(url)
         .max_response_size(256 * 1024)
         .build()
         .unwrap();
@@ -387,17 +374,7 @@ async fn a_failed_tls_handshake_is_a_tls_error() {
     })
     .await
     .replace("http://", "https://");
-    let wxpay = wechatpay::Wechatpay::builder()
-        .mchid("1900000001")
-        .serial(wechatpay::sandbox::MERCHANT_SERIAL)
-        .private_key(
-            wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap(),
-        )
-        .apiv3_key(wechatpay::sandbox::APIV3_KEY)
-        .base_url(url)
-        .backup_base_url(None)
-        .build()
-        .unwrap();
+    let wxpay = raw_client(url).backup_base_url(None).build().unwrap();
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
     assert!(
         matches!(
