@@ -394,15 +394,20 @@ fn a_signed_body_that_is_not_the_envelope_is_a_decode_error_naming_what_is_missi
     assert!(source.contains("resource"), "{source}");
 }
 
-#[test]
-fn another_algorithm_is_named() {
-    let body = json!({
+/// A notification envelope `EV-1` whose resource has this algorithm and ciphertext.
+fn envelope(algorithm: &str, ciphertext: &str) -> String {
+    json!({
         "id": "EV-1", "create_time": "2015-05-20T13:29:35+08:00", "event_type": "TRANSACTION.SUCCESS",
         "resource_type": "encrypt-resource", "summary": "支付成功",
-        "resource": { "algorithm": "AEAD_SM4_GCM", "ciphertext": "", "nonce": "0123456789ab",
+        "resource": { "algorithm": algorithm, "ciphertext": ciphertext, "nonce": "0123456789ab",
                       "associated_data": "transaction", "original_type": "transaction" },
     })
-    .to_string();
+    .to_string()
+}
+
+#[test]
+fn another_algorithm_is_named() {
+    let body = envelope("AEAD_SM4_GCM", "");
     let error = common::offline()
         .notification(&signed(body.as_bytes()), body.as_bytes())
         .unwrap_err();
@@ -416,13 +421,7 @@ fn a_resource_that_is_not_json_is_a_decode_error() {
         .unwrap()
         .encrypt("transaction", "0123456789ab", b"not json")
         .unwrap();
-    let body = json!({
-        "id": "EV-1", "create_time": "2015-05-20T13:29:35+08:00", "event_type": "TRANSACTION.SUCCESS",
-        "resource_type": "encrypt-resource", "summary": "支付成功",
-        "resource": { "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "nonce": "0123456789ab",
-                      "associated_data": "transaction", "original_type": "transaction" },
-    })
-    .to_string();
+    let body = envelope("AEAD_AES_256_GCM", &ciphertext);
     let error = common::offline()
         .notification(&signed(body.as_bytes()), body.as_bytes())
         .unwrap_err();

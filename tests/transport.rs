@@ -280,6 +280,17 @@ async fn the_blocking_client_refuses_to_block_an_async_runtime() {
     drop(wxpay); // dropping its runtime here must not panic
 }
 
+/// Issues `n` requests at once and waits for all of them to succeed.
+async fn burst(wxpay: &wechatpay::Wechatpay, n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        tasks.spawn(wxpay.chain("v3/certificates").get().send());
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_in_flight_bounds_concurrent_requests() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -291,13 +302,7 @@ async fn max_in_flight_bounds_concurrent_requests() {
         .max_in_flight(3)
         .build()
         .unwrap();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..24 {
-        tasks.spawn(capped.chain("v3/certificates").get().send());
-    }
-    while let Some(result) = tasks.join_next().await {
-        result.unwrap().unwrap();
-    }
+    burst(&capped, 24).await;
     assert_eq!(
         sandbox.peak_concurrency(),
         3,
@@ -308,13 +313,7 @@ async fn max_in_flight_bounds_concurrent_requests() {
     let sandbox = Sandbox::start().await.unwrap();
     sandbox.fault(Fault::Delay(Duration::from_millis(50)));
     let open = sandbox.client();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..24 {
-        tasks.spawn(open.chain("v3/certificates").get().send());
-    }
-    while let Some(result) = tasks.join_next().await {
-        result.unwrap().unwrap();
-    }
+    burst(&open, 24).await;
     assert!(
         sandbox.peak_concurrency() > 3,
         "{}",
