@@ -2,10 +2,9 @@
 //! sandbox. Prints the completion time and the process's peak resident set (VmHWM).
 //! Run: `cargo bench --bench memory`.
 
-use std::time::{Duration, Instant};
+mod support;
 
-use serde_json::json;
-use wechatpay::sandbox::Sandbox;
+use std::time::{Duration, Instant};
 
 const REQUESTS: usize = 10_000;
 
@@ -24,27 +23,14 @@ fn status_kib(field: &str) -> u64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, so keep it bounded.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let sandbox = Sandbox::start().await.expect("sandbox");
-        // The sandbox shares this machine's cores: let it reuse its own signatures so the
-        // figures are the client's (see BENCHMARKS.md).
-        sandbox.reuse_signatures(true);
+    support::runtime().block_on(async {
+        let sandbox = support::sandbox().await;
         let wxpay = sandbox.client();
-        let body = json!({"appid": "wxd678efh567hg6787", "service_id": "500001",
-                          "type": "Order_Paid", "detail": {"paid_time": "20091225091010"}});
         let before = status_kib("VmRSS:");
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..REQUESTS {
-            let request = wxpay
-                .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
-                .post(&body)
-                .param("out_order_no", format!("MEM-{i}"));
-            tasks.spawn(request.send());
+            tasks.spawn(support::seed_request(&wxpay, &format!("MEM-{i}")).send());
         }
         let mut ok = 0;
         let deadline = tokio::time::sleep(Duration::from_secs(600));

@@ -5,6 +5,8 @@
 //! machine whose speed drifts between runs, both sides of a pair see the same drift.
 //! Run: `cargo bench --bench ratios` (and `--features aws-lc-rs`).
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -49,41 +51,18 @@ fn paired(batch: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, Durat
 const THROUGHPUT_ROUNDS: usize = 11;
 const IN_FLIGHT: usize = 16;
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 /// Requests per second for `window`: one client keeping `IN_FLIGHT` requests in flight
 /// against the in-process sandbox, on a runtime with one worker per core.
 async fn loopback(wxpay: &wechatpay::Wechatpay, window: Duration) -> f64 {
-    let body = json!({"appid": "wxd678efh567hg6787", "service_id": "500001",
-                      "type": "Order_Paid", "detail": {"paid_time": "20091225091010"}});
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut done = 0u32;
-    while start.elapsed() < window {
-        while tasks.len() < IN_FLIGHT {
-            let request = wxpay
-                .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
-                .post(&body)
-                .param("out_order_no", "1234323JKHDFE1243252");
-            tasks.spawn(request.send());
-        }
-        if let Some(result) = tasks.join_next().await {
-            result.expect("task").expect("verified answer");
-            done += 1;
-        }
-    }
-    let rate = f64::from(done) / start.elapsed().as_secs_f64();
-    while tasks.join_next().await.is_some() {}
-    rate
+    let (done, elapsed) = support::load(wxpay, IN_FLIGHT, support::Until::Elapsed(window)).await;
+    done as f64 / elapsed.as_secs_f64()
 }
 
 /// Signatures per second for `window` with every core signing (the crate's backend).
 fn ceiling(key: &PrivateKey, message: &[u8], window: Duration) -> f64 {
     let start = Instant::now();
     let total: u32 = std::thread::scope(|s| {
-        let threads: Vec<_> = (0..cores())
+        let threads: Vec<_> = (0..support::cores())
             .map(|_| {
                 s.spawn(|| {
                     let mut n = 0u32;
@@ -103,16 +82,8 @@ fn ceiling(key: &PrivateKey, message: &[u8], window: Duration) -> f64 {
 /// Median over rounds of loopback throughput / signing ceiling, measured back to back.
 fn throughput(window_ms: u64) -> (f64, f64, f64) {
     let window = Duration::from_millis(window_ms);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores())
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let sandbox = runtime
-        .block_on(wechatpay::sandbox::Sandbox::start())
-        .expect("sandbox");
-    // The sandbox shares the cores: it reuses its own signatures (see BENCHMARKS.md).
-    sandbox.reuse_signatures(true);
+    let runtime = support::runtime();
+    let sandbox = runtime.block_on(support::sandbox());
     let wxpay = sandbox.client();
     let key = PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM).expect("key");
     let message = b"POST\n/v3/x\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n{}\n";
@@ -256,7 +227,7 @@ fn main() {
         "ratios ({backend}, median of {THROUGHPUT_ROUNDS} paired rounds): loopback throughput at \
          {IN_FLIGHT} in flight / signing ceiling = {throughput_ratio:.2} ({loopback:.0}/s vs \
          {ceiling:.0}/s on {} cores; target >= 0.70)",
-        cores()
+        support::cores()
     );
     println!(
         "ratios ({backend}, median of {ROUNDS} paired rounds): build()/raw sign = {sign_ratio:.3} \

@@ -144,16 +144,7 @@ impl Sealed {
             ));
         }
         key.decrypt(&self.associated_data, &self.nonce, &self.ciphertext)
-            .map_err(|e| match e {
-                Error::Crypto { message } => Error::Crypto {
-                    message: format!("{what}: {message}"),
-                },
-                Error::Decode { message, source } => Error::Decode {
-                    message: format!("{what}: {message}"),
-                    source,
-                },
-                other => other,
-            })
+            .map_err(|e| e.context(what))
     }
 }
 
@@ -210,10 +201,7 @@ impl Wechatpay {
         let (raw, path) = self.chain(CERTIFICATES_PATH).get().send_raw().await?;
         if !raw.status.is_success() {
             // Verified with the trusted keys if signed, then reported as Error::Api.
-            return Err(match finish(self, &path, raw) {
-                Err(e) => e,
-                Ok(r) => Error::decode(format!("unexpected answer {}", r.status()), None),
-            });
+            return finish(self, &path, raw).map(|_| Vec::new());
         }
         let response = Response::new(raw.status, raw.headers, raw.body);
         let decoded = decode(key, response.bytes());

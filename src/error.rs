@@ -427,6 +427,29 @@ impl Error {
         }
     }
 
+    /// Prefixes the message of a key, request, decode or crypto error with `context`
+    /// (which file, which field, which certificate); other errors are returned as they are.
+    pub(crate) fn context(self, context: impl std::fmt::Display) -> Self {
+        match self {
+            Error::Key { message, source } => Error::Key {
+                message: format!("{context}: {message}"),
+                source,
+            },
+            Error::Request { message, source } => Error::Request {
+                message: format!("{context}: {message}"),
+                source,
+            },
+            Error::Decode { message, source } => Error::Decode {
+                message: format!("{context}: {message}"),
+                source,
+            },
+            Error::Crypto { message } => Error::Crypto {
+                message: format!("{context}: {message}"),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn template(template: &str, kind: TemplateErrorKind) -> Self {
         Error::Template {
             template: template.to_owned(),

@@ -380,12 +380,9 @@ fn encrypt_body(
     for pointer in pointers {
         match json.pointer_mut(pointer) {
             Some(Value::String(text)) => {
-                *text = key.encrypt(text).map_err(|e| match e {
-                    Error::Crypto { message } => Error::Crypto {
-                        message: format!("encrypt_fields `{pointer}`: {message}"),
-                    },
-                    other => other,
-                })?
+                *text = key
+                    .encrypt(text)
+                    .map_err(|e| e.context(format_args!("encrypt_fields `{pointer}`")))?
             }
             found => {
                 return Err(Error::request(format!(

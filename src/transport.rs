@@ -248,9 +248,10 @@ impl std::fmt::Display for BaseUrl {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// `localhost` or a loopback IP address (brackets of an IPv6 literal allowed).
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
+    host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())

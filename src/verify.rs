@@ -291,10 +291,11 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), VerificationFailure> {
-        let timestamp = header(headers, &NAMES[0], HEADER_TIMESTAMP)?;
-        let nonce = header(headers, &NAMES[1], HEADER_NONCE)?;
-        let signature = header(headers, &NAMES[2], HEADER_SIGNATURE)?;
-        let serial = header(headers, &NAMES[3], HEADER_SERIAL)?;
+        let [timestamp, nonce, signature, serial] = &NAMES;
+        let timestamp = header(headers, timestamp)?;
+        let nonce = header(headers, nonce)?;
+        let signature = header(headers, signature)?;
+        let serial = header(headers, serial)?;
 
         if signature.starts_with(PROBE_PREFIX) {
             return Err(VerificationFailure::Probe);
@@ -356,18 +357,25 @@ impl fmt::Debug for Verifier {
 
 /// The four header names, parsed once: a `&str` lookup would parse and lowercase the
 /// name on every call.
-static NAMES: [HeaderName; 4] = [
-    HeaderName::from_static("wechatpay-timestamp"),
-    HeaderName::from_static("wechatpay-nonce"),
-    HeaderName::from_static("wechatpay-signature"),
-    HeaderName::from_static("wechatpay-serial"),
+/// Each as looked up and as named in errors.
+static NAMES: [(HeaderName, &str); 4] = [
+    (
+        HeaderName::from_static("wechatpay-timestamp"),
+        HEADER_TIMESTAMP,
+    ),
+    (HeaderName::from_static("wechatpay-nonce"), HEADER_NONCE),
+    (
+        HeaderName::from_static("wechatpay-signature"),
+        HEADER_SIGNATURE,
+    ),
+    (HeaderName::from_static("wechatpay-serial"), HEADER_SERIAL),
 ];
 
 fn header<'a>(
     headers: &'a HeaderMap,
-    key: &HeaderName,
-    name: &'static str,
+    (key, name): &(HeaderName, &'static str),
 ) -> Result<&'a str, VerificationFailure> {
+    let name = *name;
     let value = headers
         .get(key)
         .ok_or(VerificationFailure::MissingHeader { name })?;

@@ -226,17 +226,11 @@ async fn hostile_placeholder_values_arrive_intact_in_their_segment() {
 async fn public_key_mode_gets_answers_signed_by_the_public_key() {
     let sandbox = Sandbox::start().await.unwrap();
     // Only the public key is trusted: answers signed by the certificate key would fail.
-    let wxpay = wechatpay::Wechatpay::builder()
-        .mchid(sandbox.merchant_id())
-        .serial(sandbox.merchant_serial())
-        .private_key(sandbox.merchant_key().unwrap())
-        .platform_key(
-            wechatpay::sandbox::PUBLIC_KEY_ID,
-            PublicKey::from_pem(wechatpay::sandbox::PUBLIC_KEY_PEM).unwrap(),
-        )
-        .base_url(sandbox.base_url())
-        .build()
-        .unwrap();
+    let wxpay = trusting_only(
+        &sandbox,
+        wechatpay::sandbox::PUBLIC_KEY_ID,
+        PublicKey::from_pem(wechatpay::sandbox::PUBLIC_KEY_PEM).unwrap(),
+    );
     let response = wxpay.chain("v3/certificates").get().await.unwrap();
     assert_eq!(
         response.headers()["wechatpay-serial"],

@@ -169,17 +169,11 @@ async fn an_answer_signed_by_an_untrusted_key_fails_even_under_a_trusted_serial(
     // The client trusts the public-key-id key under the certificate's serial: the serial
     // matches, the key does not.
     let sandbox = Sandbox::start().await.unwrap();
-    let wxpay = wechatpay::Wechatpay::builder()
-        .mchid(sandbox.merchant_id())
-        .serial(sandbox.merchant_serial())
-        .private_key(sandbox.merchant_key().unwrap())
-        .platform_key(
-            wechatpay::sandbox::PLATFORM_SERIAL,
-            sandbox.public_key().clone(),
-        )
-        .base_url(sandbox.base_url())
-        .build()
-        .unwrap();
+    let wxpay = trusting_only(
+        &sandbox,
+        wechatpay::sandbox::PLATFORM_SERIAL,
+        sandbox.public_key().clone(),
+    );
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
     assert_eq!(failure(&error), &VerificationFailure::BadSignature);
 }

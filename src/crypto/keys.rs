@@ -21,17 +21,6 @@ fn read_file(path: &Path, what: &str) -> Result<String, Error> {
     })
 }
 
-/// Adds the file path to a key error so the message says which file was wrong.
-fn in_file(error: Error, path: &Path) -> Error {
-    match error {
-        Error::Key { message, source } => Error::Key {
-            message: format!("{message} (in `{}`)", path.display()),
-            source,
-        },
-        other => other,
-    }
-}
-
 /// A short SHA-256 fingerprint of a public key (SPKI DER), safe to print.
 fn fingerprint(spki: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, spki);
@@ -108,7 +97,8 @@ impl PrivateKey {
     /// [`Error::Key`] naming the path if it cannot be read or parsed.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<PrivateKey, Error> {
         let path = path.as_ref();
-        PrivateKey::from_pem(&read_file(path, "private key")?).map_err(|e| in_file(e, path))
+        PrivateKey::from_pem(&read_file(path, "private key")?)
+            .map_err(|e| e.context(format_args!("`{}`", path.display())))
     }
 
     /// Parses PKCS#8 DER.
@@ -236,7 +226,8 @@ impl PublicKey {
     /// [`Error::Key`] naming the path if it cannot be read or parsed.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<PublicKey, Error> {
         let path = path.as_ref();
-        PublicKey::from_pem(&read_file(path, "public key")?).map_err(|e| in_file(e, path))
+        PublicKey::from_pem(&read_file(path, "public key")?)
+            .map_err(|e| e.context(format_args!("`{}`", path.display())))
     }
 
     /// Parses a DER `SubjectPublicKeyInfo`.
@@ -391,7 +382,8 @@ impl Certificate {
     /// [`Error::Key`] naming the path if it cannot be read or parsed.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Certificate, Error> {
         let path = path.as_ref();
-        Certificate::from_pem(&read_file(path, "certificate")?).map_err(|e| in_file(e, path))
+        Certificate::from_pem(&read_file(path, "certificate")?)
+            .map_err(|e| e.context(format_args!("`{}`", path.display())))
     }
 
     /// Parses a DER certificate.

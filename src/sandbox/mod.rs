@@ -90,17 +90,37 @@ pub fn offline_client() -> Result<Wechatpay, Error> {
     credentials()?.build()
 }
 
+/// The sandbox's keys, parsed once for the whole process (every sandbox, every
+/// sandbox client and every test notification uses them).
+pub(crate) struct TestKeys {
+    pub(crate) merchant: PrivateKey,
+    pub(crate) platform: PrivateKey,
+    pub(crate) platform_certificate: Certificate,
+    pub(crate) public_key: PrivateKey,
+}
+
+pub(crate) fn test_keys() -> Result<&'static TestKeys, Error> {
+    static KEYS: std::sync::OnceLock<TestKeys> = std::sync::OnceLock::new();
+    if let Some(keys) = KEYS.get() {
+        return Ok(keys);
+    }
+    let parsed = TestKeys {
+        merchant: PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)?,
+        platform: PrivateKey::from_pem(PLATFORM_PRIVATE_KEY_PEM)?,
+        platform_certificate: Certificate::from_pem(PLATFORM_CERTIFICATE_PEM)?,
+        public_key: PrivateKey::from_pem(PUBLIC_KEY_PRIVATE_PEM)?,
+    };
+    Ok(KEYS.get_or_init(|| parsed))
+}
+
 /// The sandbox credentials (merchant, both platform keys, APIv3 key) on a builder, at
 /// the default base URL.
 fn credentials() -> Result<WechatpayBuilder, Error> {
     Ok(Wechatpay::builder()
         .mchid(MERCHANT_ID)
         .serial(MERCHANT_SERIAL)
-        .private_key(PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)?)
-        .platform_key(
-            PLATFORM_SERIAL,
-            PublicKey::from_pem(PLATFORM_PUBLIC_KEY_PEM)?,
-        )
+        .private_key(test_keys()?.merchant.clone())
+        .platform_key(PLATFORM_SERIAL, test_keys()?.platform.public_key().clone())
         .apiv3_key(APIV3_KEY))
 }
 
@@ -163,12 +183,9 @@ pub struct RecordedRequest {
 pub(crate) struct State {
     pub(crate) merchant_id: String,
     pub(crate) merchant_serial: String,
-    pub(crate) merchant_public: PublicKey,
-    pub(crate) platform_key: PrivateKey,
+    pub(crate) keys: &'static TestKeys,
     pub(crate) platform_serial: String,
-    pub(crate) pubkey_key: PrivateKey,
     pub(crate) pubkey_id: String,
-    pub(crate) platform_certificate: Certificate,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) recorded: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections: AtomicU64,
@@ -218,14 +235,9 @@ impl Sandbox {
         let state = Arc::new(State {
             merchant_id: MERCHANT_ID.to_owned(),
             merchant_serial: MERCHANT_SERIAL.to_owned(),
-            merchant_public: PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)?
-                .public_key()
-                .clone(),
-            platform_key: PrivateKey::from_pem(PLATFORM_PRIVATE_KEY_PEM)?,
+            keys: test_keys()?,
             platform_serial: PLATFORM_SERIAL.to_owned(),
-            pubkey_key: PrivateKey::from_pem(PUBLIC_KEY_PRIVATE_PEM)?,
             pubkey_id: PUBLIC_KEY_ID.to_owned(),
-            platform_certificate: Certificate::from_pem(PLATFORM_CERTIFICATE_PEM)?,
             faults: Mutex::new(Vec::new()),
             recorded: Mutex::new(VecDeque::new()),
             connections: AtomicU64::new(0),
@@ -286,22 +298,22 @@ impl Sandbox {
     ///
     /// Only if the embedded key failed to parse.
     pub fn merchant_key(&self) -> Result<PrivateKey, Error> {
-        PrivateKey::from_pem(MERCHANT_PRIVATE_KEY_PEM)
+        Ok(test_keys()?.merchant.clone())
     }
 
     /// The platform certificate the sandbox signs with by default.
     pub fn platform_certificate(&self) -> &Certificate {
-        &self.state.platform_certificate
+        &self.state.keys.platform_certificate
     }
 
     /// The platform public key (certificate key), under [`PLATFORM_SERIAL`].
     pub fn platform_public_key(&self) -> &PublicKey {
-        self.state.platform_certificate.public_key()
+        self.state.keys.platform_certificate.public_key()
     }
 
     /// The WeChat Pay public key, under [`PUBLIC_KEY_ID`].
     pub fn public_key(&self) -> &PublicKey {
-        self.state.pubkey_key.public_key()
+        self.state.keys.public_key.public_key()
     }
 
     /// Turns a misbehaviour on (until [`clear_faults`](Self::clear_faults)).

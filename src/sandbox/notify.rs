@@ -1,23 +1,17 @@
 //! Callback notifications made like the platform makes them, to test handlers.
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, Method, Request, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
-    Fault, APIV3_KEY, PLATFORM_PRIVATE_KEY_PEM, PLATFORM_SERIAL, PUBLIC_KEY_ID,
-    PUBLIC_KEY_PRIVATE_PEM,
-};
-use crate::crypto::{random_nonce, rfc3339_china, Apiv3Key, PrivateKey};
-use crate::error::{Error, TransportErrorKind};
+use super::{Fault, APIV3_KEY, PLATFORM_SERIAL, PUBLIC_KEY_ID};
+use crate::crypto::{random_nonce, rfc3339_china, Apiv3Key};
+use crate::error::Error;
+use crate::transport::{is_loopback, Timeouts, Transport};
 use crate::verify::unix_seconds;
 
 /// How long [`SignedNotification::send`] waits for the handler's whole answer.
@@ -236,18 +230,18 @@ impl NotificationBuilder {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, HeaderValue::from_static("Mozilla/4.0"));
         if !self.faults.contains(&Fault::Unsigned) {
-            let (pem, serial) = if self.public_key {
-                (PUBLIC_KEY_PRIVATE_PEM, PUBLIC_KEY_ID)
+            let keys = super::test_keys()?;
+            let (signer, serial) = if self.public_key {
+                (&keys.public_key, PUBLIC_KEY_ID)
             } else {
-                (PLATFORM_PRIVATE_KEY_PEM, PLATFORM_SERIAL)
+                (&keys.platform, PLATFORM_SERIAL)
             };
-            let signer = PrivateKey::from_pem(pem)?;
             let nonce = match self.nonce {
                 Some(nonce) => nonce,
                 None => random_nonce(32)?,
             };
             let signed = super::server::sign_platform(
-                &signer,
+                signer,
                 serial,
                 unix_seconds(at),
                 nonce,
@@ -333,11 +327,7 @@ impl SignedNotification {
             message: format!("`{url}` is not a URL"),
             source: Some(Box::new(e)),
         })?;
-        let host = uri.host().unwrap_or_default();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if uri.scheme_str() != Some("http") || !loopback {
+        if uri.scheme_str() != Some("http") || !uri.host().is_some_and(is_loopback) {
             return Err(Error::request(format!(
                 "the sandbox delivers notifications to plain http:// loopback URLs only, not `{url}`"
             )));
@@ -345,44 +335,23 @@ impl SignedNotification {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri)
-            .body(Full::new(Bytes::from(self.body.clone())))
+            .body(Bytes::from(self.body.clone()))
             .map_err(|e| Error::Request {
                 message: format!("cannot build a request to `{url}`"),
                 source: Some(Box::new(e)),
             })?;
         *request.headers_mut() = self.headers.clone();
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let exchange = async {
-            let response = client
-                .request(request)
-                .await
-                .map_err(|e| Error::Transport {
-                    kind: if e.is_connect() {
-                        TransportErrorKind::Connect
-                    } else {
-                        TransportErrorKind::Io
-                    },
-                    source: Some(Box::new(e)),
-                })?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|e| Error::Transport {
-                    kind: TransportErrorKind::Io,
-                    source: Some(e),
-                })?
-                .to_bytes();
-            Ok(http::Response::from_parts(parts, body.to_vec()))
+        // The client's own transport: its timeout, size limit and error kinds.
+        let timeouts = Timeouts {
+            connect: SEND_TIMEOUT,
+            total: SEND_TIMEOUT,
         };
-        match tokio::time::timeout(SEND_TIMEOUT, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Transport {
-                kind: TransportErrorKind::Timeout {
-                    after: SEND_TIMEOUT,
-                },
-                source: None,
-            }),
-        }
+        let answer = Transport::new(timeouts, MAX_ANSWER, 1)?
+            .send(request)
+            .await?;
+        let mut response = http::Response::new(answer.body.to_vec());
+        *response.status_mut() = answer.status;
+        *response.headers_mut() = answer.headers;
+        Ok(response)
     }
 }

@@ -309,7 +309,7 @@ fn payafter_sync(state: &State, params: &Params, body: &Map<String, Value>) -> A
 
 /// `GET v3/certificates`: the platform certificate, AES-GCM encrypted with the APIv3 key.
 fn certificates(state: &State, _: &Params, _: &Map<String, Value>) -> Answer {
-    let cert = &state.platform_certificate;
+    let cert = &state.keys.platform_certificate;
     let sealed = crate::crypto::Apiv3Key::new(super::APIV3_KEY).and_then(|key| {
         let nonce = crate::crypto::random_nonce(12)?;
         let ciphertext = key.encrypt("certificate", &nonce, cert.to_pem().as_bytes())?;

@@ -208,7 +208,12 @@ fn check_authorization(
         &auth.nonce_str,
         body,
     );
-    if state.merchant_public.verify(&message, &signature) {
+    if state
+        .keys
+        .merchant
+        .public_key()
+        .verify(&message, &signature)
+    {
         Ok(())
     } else {
         Err(format!(
@@ -258,9 +263,9 @@ fn sign_answer(
     let unsigned = !signed || faults.contains(&Fault::Unsigned);
     if !unsigned {
         let (key, serial) = if use_pubkey {
-            (&state.pubkey_key, state.pubkey_id.as_str())
+            (&state.keys.public_key, state.pubkey_id.as_str())
         } else {
-            (&state.platform_key, state.platform_serial.as_str())
+            (&state.keys.platform, state.platform_serial.as_str())
         };
         let now = unix_seconds(SystemTime::now());
         for (name, value) in signature_headers(state, key, serial, now, &mut body, faults) {

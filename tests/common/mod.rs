@@ -22,6 +22,23 @@ pub fn offline() -> Wechatpay {
     wechatpay::sandbox::offline_client().expect("the sandbox keys parse")
 }
 
+/// A client for `sandbox` that trusts exactly one platform key, `key` under `id` (the
+/// sandbox's own client trusts its certificate key).
+pub fn trusting_only(
+    sandbox: &wechatpay::sandbox::Sandbox,
+    id: &str,
+    key: wechatpay::PublicKey,
+) -> Wechatpay {
+    Wechatpay::builder()
+        .mchid(sandbox.merchant_id())
+        .serial(sandbox.merchant_serial())
+        .private_key(sandbox.merchant_key().expect("the sandbox keys parse"))
+        .platform_key(id, key)
+        .base_url(sandbox.base_url())
+        .build()
+        .expect("a complete configuration")
+}
+
 /// One seed endpoint: its template, the JS/PHP chain segments, and the seed's example body.
 pub struct Seed {
     pub name: &'static str,
