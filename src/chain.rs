@@ -90,6 +90,14 @@ impl Chain {
     }
 
     /// A request with any method (the verbs below are shorthands).
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let request = wxpay.chain("v3/merchant-service/complaints-v2/{complaint_id}").request(http::Method::HEAD)
+    ///     .param("complaint_id", "200201820200101080076610000").build()?;
+    /// assert_eq!(request.method(), "HEAD");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn request(self, method: Method) -> RequestBuilder {
         RequestBuilder::new(self.client, method, self.template)
     }
@@ -105,6 +113,18 @@ impl Chain {
     }
 
     /// A `POST` request with a JSON body (anything `Serialize`, usually `json!`).
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// use serde_json::json;
+    ///
+    /// let request = wxpay.chain("v3/refund/domestic/refunds")
+    ///     .post(json!({ "out_trade_no": "1217752501201407033233368018", "out_refund_no": "1217752501201407033233368019",
+    ///                   "amount": { "refund": 1, "total": 1, "currency": "CNY" } }))
+    ///     .build()?;
+    /// assert_eq!(request.headers()["content-type"], "application/json");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn post<B: Serialize>(self, body: B) -> RequestBuilder {
         self.request(Method::POST).json(body)
     }
@@ -127,6 +147,11 @@ impl fmt::Debug for Chain {
 }
 
 /// Normalizes one property-chain segment (see [`Chain::seg`]).
+///
+/// ```
+/// assert_eq!(wechatpay::normalize_segment("payafterOrders"), "payafter-orders");
+/// assert_eq!(wechatpay::normalize_segment("_out_order_no_"), "{out_order_no}");
+/// ```
 pub fn normalize_segment(name: &str) -> String {
     if let Some(inner) = name
         .strip_prefix('_')

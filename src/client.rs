@@ -308,6 +308,22 @@ impl WechatpayBuilder {
     /// (the migration from certificates to public keys). When a public key id is
     /// configured, every request carries `Wechatpay-Serial: <that id>` (the first one, if
     /// several), so the platform signs its answers with that key.
+    ///
+    /// ```
+    /// use wechatpay::{sandbox, PublicKey, Wechatpay};
+    ///
+    /// // During the migration a merchant trusts both its certificate and its public key.
+    /// let wxpay = Wechatpay::builder()
+    ///     .mchid(sandbox::MERCHANT_ID)
+    ///     .serial(sandbox::MERCHANT_SERIAL)
+    ///     .private_key(wechatpay::PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM)?)
+    ///     .platform_key(sandbox::PLATFORM_SERIAL, PublicKey::from_pem(sandbox::PLATFORM_PUBLIC_KEY_PEM)?)
+    ///     .platform_key(sandbox::PUBLIC_KEY_ID, PublicKey::from_pem(sandbox::PUBLIC_KEY_PEM)?)
+    ///     .build()?;
+    /// let request = wxpay.chain("v3/certificates").get().build()?;
+    /// assert_eq!(request.headers()["wechatpay-serial"], sandbox::PUBLIC_KEY_ID);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn platform_key(mut self, id: impl Into<String>, key: PublicKey) -> Self {
         self.platform_keys.push((id.into(), key));
         self
@@ -322,6 +338,18 @@ impl WechatpayBuilder {
     /// Where to send requests (default [`DEFAULT_BASE_URL`]). A base path such as
     /// `https://apihk.mch.weixin.qq.com/hk/` is kept and signed as part of every target.
     /// Plain `http://` is accepted for loopback hosts only (the sandbox).
+    ///
+    /// ```
+    /// # let key = wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM)?;
+    /// let hk = wechatpay::Wechatpay::builder()
+    ///     .mchid("1900000001").serial("5157F09EFDC096DE15EBE81A47057A7232F1B8E1").private_key(key)
+    ///     .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+    ///     .base_url("https://apihk.mch.weixin.qq.com/hk/")
+    ///     .build()?;
+    /// let request = hk.chain("v3/transactions/jsapi").post(serde_json::json!({})).build()?;
+    /// assert_eq!(request.uri().path(), "/hk/v3/transactions/jsapi"); // and signed so
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -336,6 +364,22 @@ impl WechatpayBuilder {
     }
 
     /// Connect and total time limits (default 5 s and 30 s).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::time::Duration;
+    /// use wechatpay::{sandbox::{Fault, Sandbox}, Timeouts};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::Delay(Duration::from_secs(5)));
+    /// let wxpay = sandbox.client_builder()?
+    ///     .timeouts(Timeouts { connect: Duration::from_secs(1), total: Duration::from_millis(200) })
+    ///     .build()?;
+    /// let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    /// assert!(error.is_timeout());
+    /// # Ok(()) }
+    /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = Some(timeouts);
         self
@@ -353,6 +397,31 @@ impl WechatpayBuilder {
     /// needs a socket per concurrent request, so this also bounds sockets, loosely: the
     /// pool keeps a connection that finished opening after its request went out on
     /// another (10,000 requests at once opened 500 to 750 connections under the default).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::time::Duration;
+    /// use wechatpay::sandbox::{Fault, Sandbox};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::Delay(Duration::from_millis(20)));
+    /// let wxpay = sandbox.client_builder()?.max_in_flight(2).build()?;
+    /// let requests = (0..6).map(|_| wxpay.chain("v3/certificates").get().send());
+    /// for answer in futures_join_all(requests).await {
+    ///     answer?;
+    /// }
+    /// assert_eq!(sandbox.peak_concurrency(), 2);
+    /// # Ok(()) }
+    /// # async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+    /// # where F: Send + 'static, F::Output: Send + 'static {
+    /// #     let mut set = tokio::task::JoinSet::new();
+    /// #     for f in fs { set.spawn(f); }
+    /// #     let mut out = Vec::new();
+    /// #     while let Some(r) = set.join_next().await { out.push(r.expect("task")); }
+    /// #     out
+    /// # }
+    /// ```
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = Some(requests);
         self
@@ -372,6 +441,19 @@ impl WechatpayBuilder {
     }
 
     /// Replaces the clock used to check answer timestamps (for tests and replays).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// // A client whose clock runs ten minutes ahead refuses answers as replays.
+    /// let ahead = sandbox.client_builder()?.clock(|| SystemTime::now() + Duration::from_secs(600)).build()?;
+    /// let error = ahead.chain("v3/certificates").get().await.unwrap_err();
+    /// assert!(error.is_verification());
+    /// # Ok(()) }
+    /// ```
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
         self

@@ -328,6 +328,18 @@ impl Error {
     }
 
     /// The platform's error `code` (e.g. `PARAM_ERROR`) for an [`Error::Api`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let error = sandbox.client().chain("v3/no/such/thing").get().await.unwrap_err();
+    /// assert_eq!(error.api_code(), Some("NOT_FOUND"));
+    /// assert_eq!(error.status(), Some(http::StatusCode::NOT_FOUND));
+    /// assert!(error.request_id().is_some());
+    /// assert!(!error.is_timeout() && !error.is_verification());
+    /// # Ok(()) }
+    /// ```
     pub fn api_code(&self) -> Option<&str> {
         match self {
             Error::Api { code, .. } => Some(code),
@@ -387,6 +399,18 @@ impl Error {
     }
 
     /// The failed verification check, for an [`Error::Verification`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use wechatpay::{sandbox::{Fault, Sandbox}, VerificationFailure};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::ProbeSignature);
+    /// let error = sandbox.client().chain("v3/certificates").get().await.unwrap_err();
+    /// assert_eq!(error.verification_failure(), Some(&VerificationFailure::Probe));
+    /// # Ok(()) }
+    /// ```
     pub fn verification_failure(&self) -> Option<&VerificationFailure> {
         match self {
             Error::Verification { failure, .. } => Some(failure),

@@ -90,6 +90,18 @@ impl RequestBuilder {
     /// Gives a placeholder its value: a string, number or bool (or a list/object for the
     /// RFC 6570 operators that take them). Values are percent-encoded into their segment,
     /// so `/`, `?`, `#` or spaces in a value can never change the path.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let request = wxpay
+    ///     .chain("v3/payscore/serviceorder/{out_order_no}")
+    ///     .get()
+    ///     .param("out_order_no", "a/b c")
+    ///     .build()?;
+    /// // The value stays inside its segment.
+    /// assert_eq!(request.uri().path(), "/v3/payscore/serviceorder/a%2Fb%20c");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn param(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.params.insert(name.into(), value.into());
         self
@@ -97,6 +109,19 @@ impl RequestBuilder {
 
     /// Gives several placeholders at once from a JSON object, e.g.
     /// `json!({"out_order_no": "1234323JKHDFE1243252"})`.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// use serde_json::json;
+    ///
+    /// let request = wxpay
+    ///     .chain("v3/pay/transactions/out-trade-no/{out_trade_no}{?mchid}")
+    ///     .get()
+    ///     .params(json!({ "out_trade_no": "1217752501201407033233368018", "mchid": "1900000001" }))
+    ///     .build()?;
+    /// assert_eq!(request.uri().query(), Some("mchid=1900000001"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn params(mut self, params: Value) -> Self {
         match params {
             Value::Object(map) => self.params.extend(map),
@@ -110,6 +135,18 @@ impl RequestBuilder {
 
     /// Appends `name=value` to the query string (after any query the template makes),
     /// percent-encoded. Repeatable; order is kept.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let request = wxpay
+    ///     .chain("v3/bill/tradebill")
+    ///     .get()
+    ///     .query("bill_date", "2026-11-21")
+    ///     .query("bill_type", "ALL")
+    ///     .build()?;
+    /// assert_eq!(request.uri().query(), Some("bill_date=2026-11-21&bill_type=ALL"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn query(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
         self.query.push((name.into(), value.to_string()));
         self
@@ -118,6 +155,21 @@ impl RequestBuilder {
     /// Sets a header, replacing a previous value of the same name (including the defaults
     /// `Accept`, `Content-Type`, `User-Agent` and `Wechatpay-Serial`). `Authorization` is
     /// always the one computed by the signer.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let request = wxpay
+    ///     .chain("v3/certificates")
+    ///     .get()
+    ///     .header("Accept-Language", "en")
+    ///     .build()?;
+    /// assert_eq!(request.headers()["accept-language"], "en");
+    ///
+    /// // A bad header is reported by build(), not here.
+    /// let error = wxpay.chain("v3/certificates").get().header("bad name", "x").build().unwrap_err();
+    /// assert!(error.to_string().contains("bad name"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         let name_text = name.as_ref();
         match (
@@ -138,6 +190,21 @@ impl RequestBuilder {
     }
 
     /// Sets the JSON body (serialized once, here; the signature covers exactly these bytes).
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// #[derive(serde::Serialize)]
+    /// struct Close { mchid: &'static str }
+    ///
+    /// let request = wxpay
+    ///     .chain("v3/pay/transactions/out-trade-no/{out_trade_no}/close")
+    ///     .request(http::Method::POST)
+    ///     .json(Close { mchid: "1900000001" })
+    ///     .param("out_trade_no", "1217752501201407033233368018")
+    ///     .build()?;
+    /// assert_eq!(request.body(), br#"{"mchid":"1900000001"}"#);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn json<B: Serialize>(mut self, body: B) -> Self {
         match serde_json::to_vec(&body) {
             Ok(bytes) => self.body = Some(bytes),
@@ -151,6 +218,14 @@ impl RequestBuilder {
 
     /// Sets the raw body bytes (with `Content-Type: application/json` unless a
     /// `Content-Type` header is set).
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let request = wxpay.chain("v3/x").request(http::Method::POST).body(br#"{"b":1,"a":2}"#.to_vec()).build()?;
+    /// // Sent, and signed, byte for byte as given.
+    /// assert_eq!(request.body(), br#"{"b":1,"a":2}"#);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn body(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.body = Some(bytes.into());
         self
@@ -158,6 +233,14 @@ impl RequestBuilder {
 
     /// Fixes the signature timestamp (Unix seconds) instead of the clock, for snapshots
     /// and replays.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let build = || wxpay.chain("v3/certificates").get().timestamp(1554208460).nonce("593BEC0C930BF1AFEB40B4A08C8FB242").build();
+    /// // RSA PKCS#1 v1.5 is deterministic: fixed inputs give the same Authorization.
+    /// assert_eq!(build()?.headers()["authorization"], build()?.headers()["authorization"]);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn timestamp(mut self, unix_seconds: u64) -> Self {
         self.timestamp = Some(unix_seconds);
         self
@@ -233,6 +316,15 @@ impl RequestBuilder {
     ///
     /// The first error of the chain: [`Error::Template`] for a placeholder without value or
     /// a bad template, [`Error::Request`] for a bad header, params or body.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let request = wxpay.chain("v3/certificates").get().build()?;
+    /// assert_eq!(request.method(), "GET");
+    /// assert_eq!(request.uri(), "https://api.mch.weixin.qq.com/v3/certificates");
+    /// assert!(request.headers().contains_key("authorization"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn build(self) -> Result<Request<Vec<u8>>, Error> {
         let signed = self.sign()?;
         Ok(signed.request.map(Vec::from))
@@ -319,6 +411,15 @@ impl RequestBuilder {
     ///
     /// Everything [`build`](Self::build) reports, and [`Error::Transport`] (connect, TLS,
     /// timeout, oversized body), [`Error::Verification`] and [`Error::Api`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let answer = sandbox.client().chain("v3/certificates").get().send().await?;
+    /// assert_eq!(answer.status(), 200); // and its signature was verified
+    /// # Ok(()) }
+    /// ```
     pub async fn send(self) -> Result<Response, Error> {
         let client = self.client.clone();
         crate::certificates::ensure_refresher(&client);

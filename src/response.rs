@@ -65,6 +65,16 @@ impl Response {
     /// # Errors
     ///
     /// [`Error::Decode`] if the body is not UTF-8.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// // Bill files are text, and unsigned by the platform (an explicit exemption).
+    /// let bill = sandbox.client().chain("v3/billdownload/file").get().query("token", "t").await?;
+    /// assert!(bill.text()?.starts_with("交易时间"));
+    /// # Ok(()) }
+    /// ```
     pub fn text(&self) -> Result<&str, Error> {
         std::str::from_utf8(&self.body)
             .map_err(|e| Error::decode("the response body is not UTF-8", Some(Box::new(e))))
@@ -76,6 +86,25 @@ impl Response {
     /// # Errors
     ///
     /// [`Error::Decode`] naming the line and column where the JSON does not fit `T`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Synced { out_order_no: String, order_id: String }
+    ///
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let answer = sandbox.client()
+    ///     .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
+    ///     .post(serde_json::json!({ "appid": "wxd678efh567hg6787" }))
+    ///     .param("out_order_no", "1234323JKHDFE1243252")
+    ///     .await?;
+    /// let typed: Synced = answer.json()?;                  // a type of yours
+    /// let untyped: serde_json::Value = answer.json()?;     // or untyped
+    /// assert_eq!(typed.out_order_no, untyped["out_order_no"]);
+    /// assert!(!typed.order_id.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
             b"null"

@@ -69,6 +69,18 @@ impl Authorization {
     /// # Errors
     ///
     /// [`Error::Crypto`] if the signing backend fails.
+    ///
+    /// ```
+    /// use wechatpay::{sandbox, sign::Authorization, PrivateKey};
+    ///
+    /// let key = PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM)?;
+    /// let auth = Authorization::sign(sandbox::MERCHANT_ID, sandbox::MERCHANT_SERIAL, &key,
+    ///     "GET", "/v3/certificates", 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242", b"")?;
+    /// let header = auth.to_header_value();
+    /// assert!(header.starts_with("WECHATPAY2-SHA256-RSA2048 mchid=\"1900000001\",serial_no="));
+    /// assert_eq!(Authorization::parse(&header)?, auth);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn sign(
         mchid: &str,

@@ -51,6 +51,11 @@ pub const UNSIGNED_DOWNLOADS: &[&str] = &[
 
 /// Whether `path` (with or without a leading `/` and a query) is one of
 /// [`UNSIGNED_DOWNLOADS`].
+///
+/// ```
+/// assert!(wechatpay::verify::is_unsigned_download("/v3/billdownload/file?token=x"));
+/// assert!(!wechatpay::verify::is_unsigned_download("/v3/certificates"));
+/// ```
 pub fn is_unsigned_download(path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let path = path.trim_start_matches('/');
@@ -188,6 +193,21 @@ impl Verifier {
 
     /// Adds a platform certificate under its serial; it is dropped by
     /// [`Verifier::prune_expired`] once past its validity.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::{sandbox, Certificate, Verifier};
+    ///
+    /// let verifier = Verifier::new();
+    /// let certificate = Certificate::from_pem(sandbox::PLATFORM_CERTIFICATE_PEM)?;
+    /// verifier.add_certificate(&certificate);
+    /// assert_eq!(verifier.ids(), [sandbox::PLATFORM_SERIAL]);
+    /// // Once past its validity, the next prune drops it.
+    /// let later = certificate.not_after() + Duration::from_secs(1);
+    /// assert_eq!(verifier.prune_expired(later), [sandbox::PLATFORM_SERIAL]);
+    /// assert!(verifier.ids().is_empty());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn add_certificate(&self, cert: &Certificate) {
         self.write().insert(
             normalize_id(cert.serial()),
@@ -285,6 +305,30 @@ impl Verifier {
     /// # Errors
     ///
     /// The first [`VerificationFailure`] met.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use wechatpay::{sandbox, PrivateKey, Verifier, VerificationFailure};
+    ///
+    /// let platform = PrivateKey::from_pem(sandbox::PLATFORM_PRIVATE_KEY_PEM)?;
+    /// let body = br#"{"ok":true}"#;
+    /// let signature = platform.sign(&wechatpay::verify::message("1700000000", "n0nce", body))?;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("Wechatpay-Timestamp", "1700000000".parse()?);
+    /// headers.insert("Wechatpay-Nonce", "n0nce".parse()?);
+    /// headers.insert("Wechatpay-Signature", signature.parse()?);
+    /// headers.insert("Wechatpay-Serial", sandbox::PLATFORM_SERIAL.parse()?);
+    ///
+    /// let verifier = Verifier::new().with_key(sandbox::PLATFORM_SERIAL, platform.public_key().clone())?;
+    /// let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_100);
+    /// assert_eq!(verifier.verify_at(&headers, body, then), Ok(()));
+    /// assert!(matches!(
+    ///     verifier.verify_at(&headers, body, then + Duration::from_secs(600)),
+    ///     Err(VerificationFailure::ClockSkew { .. })
+    /// ));
+    /// assert_eq!(verifier.verify_at(&headers, b"{}", then), Err(VerificationFailure::BadSignature));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_at(
         &self,
         headers: &HeaderMap,

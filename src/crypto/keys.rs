@@ -140,6 +140,18 @@ impl PrivateKey {
     /// # Errors
     ///
     /// [`Error::Crypto`] if the backend fails (it does not for a valid key).
+    ///
+    /// ```
+    /// use base64::Engine as _;
+    /// use wechatpay::{sandbox, PrivateKey};
+    ///
+    /// let key = PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM)?;
+    /// let signature = key.sign(b"GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n")?;
+    /// let raw = base64::engine::general_purpose::STANDARD.decode(&signature).map_err(|e| e.to_string())?;
+    /// assert_eq!(raw.len(), 256);
+    /// assert!(key.public_key().verify(b"GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n", &raw));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sign(&self, message: &[u8]) -> Result<String, Error> {
         let signature = self.inner.signer.sign(message)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(signature))
@@ -151,6 +163,16 @@ impl PrivateKey {
     /// # Errors
     ///
     /// [`Error::Decode`] for bad base64, [`Error::Crypto`] if it does not decrypt with this key.
+    ///
+    /// ```
+    /// use wechatpay::{sandbox, PrivateKey};
+    ///
+    /// let merchant = PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM)?;
+    /// // What the platform sends: a field encrypted with the merchant's public key.
+    /// let from_platform = merchant.public_key().encrypt("6214830000000000")?;
+    /// assert_eq!(merchant.decrypt(&from_platform)?, "6214830000000000");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn decrypt(&self, ciphertext_b64: &str) -> Result<String, Error> {
         let ciphertext = base64::engine::general_purpose::STANDARD
             .decode(ciphertext_b64.trim())
@@ -309,6 +331,17 @@ impl PublicKey {
     /// # Errors
     ///
     /// [`Error::Crypto`] if the plaintext is longer than the key allows (214 bytes for 2048 bits).
+    ///
+    /// ```
+    /// use wechatpay::{sandbox, PrivateKey, PublicKey};
+    ///
+    /// let platform = PublicKey::from_pem(sandbox::PLATFORM_PUBLIC_KEY_PEM)?;
+    /// let sealed = platform.encrypt("张三")?;             // RSA-OAEP is randomized:
+    /// assert_ne!(sealed, platform.encrypt("张三")?);       // two encryptions differ
+    /// let opened = PrivateKey::from_pem(sandbox::PLATFORM_PRIVATE_KEY_PEM)?.decrypt(&sealed)?;
+    /// assert_eq!(opened, "张三");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn encrypt(&self, plaintext: &str) -> Result<String, Error> {
         let ciphertext = rsa::oaep_encrypt(&self.inner.encrypter, plaintext.as_bytes())?;
         Ok(base64::engine::general_purpose::STANDARD.encode(ciphertext))
@@ -446,6 +479,15 @@ impl Certificate {
     }
 
     /// Whether `at` lies within the validity period.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let cert = wechatpay::Certificate::from_pem(wechatpay::sandbox::PLATFORM_CERTIFICATE_PEM)?;
+    /// assert!(cert.is_valid_at(cert.not_before() + Duration::from_secs(60)));
+    /// assert!(!cert.is_valid_at(SystemTime::UNIX_EPOCH));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn is_valid_at(&self, at: SystemTime) -> bool {
         self.inner.not_before <= at && at <= self.inner.not_after
     }

@@ -231,6 +231,18 @@ impl Sandbox {
     /// # Errors
     ///
     /// [`Error::Config`] naming the port if it cannot be bound (in use, or privileged).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start_on(0).await?; // 0: any free port
+    /// assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
+    /// // A port in use is a configuration error naming it.
+    /// let taken = sandbox.addr().port();
+    /// let error = wechatpay::sandbox::Sandbox::start_on(taken).await.unwrap_err();
+    /// assert!(error.to_string().contains(&taken.to_string()));
+    /// # Ok(()) }
+    /// ```
     pub async fn start_on(port: u16) -> Result<Sandbox, Error> {
         let state = Arc::new(State {
             merchant_id: MERCHANT_ID.to_owned(),
@@ -317,6 +329,20 @@ impl Sandbox {
     }
 
     /// Turns a misbehaviour on (until [`clear_faults`](Self::clear_faults)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use wechatpay::{sandbox::{Fault, Sandbox}, VerificationFailure};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::WrongSerial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C".into()));
+    /// let error = sandbox.client().chain("v3/certificates").get().await.unwrap_err();
+    /// assert!(matches!(error.verification_failure(), Some(VerificationFailure::UnknownSerial { .. })));
+    /// sandbox.clear_faults();
+    /// sandbox.client().chain("v3/certificates").get().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn fault(&self, fault: Fault) {
         self.state
             .faults
@@ -356,6 +382,17 @@ impl Sandbox {
 
     /// The requests received so far that passed the authorization check (the last
     /// [`RECORD_LIMIT`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// sandbox.client().chain("v3/certificates").get().query("x", 1).await?;
+    /// let seen = sandbox.requests();
+    /// assert_eq!(seen[0].target, "/v3/certificates?x=1");
+    /// assert!(seen[0].headers.contains_key("authorization"));
+    /// # Ok(()) }
+    /// ```
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state
             .recorded
