@@ -136,7 +136,7 @@ fn main() {
     let mut signature = vec![0u8; 256];
 
     // The raw signature with the backend this build signs with.
-    let backend = wechatpay::crypto::SIGNING_BACKEND;
+    let backend = wechatpay::crypto::signing_backend();
     let ring_key = ring::rsa::KeyPair::from_pkcs8(&der).expect("ring key");
     let aws_key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).expect("aws-lc key");
     let ring_rng = ring::rand::SystemRandom::new();

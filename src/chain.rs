@@ -16,26 +16,27 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::Method;
 use serde::Serialize;
 
-use crate::client::Wechatpay;
-use crate::request::RequestBuilder;
+use crate::request::{Pipeline, RequestBuilder};
 
 /// An endpoint being named, segment by segment or by template. Finish it with a verb:
 /// [`get`](Chain::get), [`post`](Chain::post), [`put`](Chain::put), [`patch`](Chain::patch),
 /// [`delete`](Chain::delete).
 #[derive(Clone)]
+#[must_use = "a Chain names an endpoint; finish it with a verb such as .get() or .post(body) and send it"]
 pub struct Chain {
-    client: Wechatpay,
+    pipeline: Arc<Pipeline>,
     template: String,
 }
 
 impl Chain {
-    pub(crate) fn new(client: Wechatpay) -> Chain {
+    pub(crate) fn new(pipeline: Arc<Pipeline>) -> Chain {
         Chain {
-            client,
+            pipeline,
             template: String::new(),
         }
     }
@@ -99,7 +100,7 @@ impl Chain {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn request(self, method: Method) -> RequestBuilder {
-        RequestBuilder::new(self.client, method, self.template)
+        RequestBuilder::new(self.pipeline, method, self.template)
     }
 
     /// A `GET` request.

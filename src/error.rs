@@ -18,14 +18,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Everything that can go wrong, from configuration to verification.
 ///
 /// The enum is `#[non_exhaustive]`: match the variants you handle and keep a `_` arm.
-/// The helpers [`Error::status`], [`Error::api_code`], [`Error::is_timeout`],
+/// Each variant's `Display` says what went wrong at its own layer; the underlying cause, if
+/// any, is [`source()`](std::error::Error::source), so printing the chain shows each cause
+/// once. The helpers [`Error::status`], [`Error::api_code`], [`Error::is_timeout`],
 /// [`Error::is_verification`] and [`Error::request_id`] answer the common questions
 /// without a `match`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The client configuration is incomplete or inconsistent (raised by
-    /// [`WechatpayBuilder::build`](crate::WechatpayBuilder::build), never on the first payment).
+    /// The client lacks a setting, or a setting is invalid: raised by
+    /// [`WechatpayBuilder::build`](crate::WechatpayBuilder::build) for what every call needs,
+    /// and by a call that needs a setting the client was built without (the APIv3 key to
+    /// open a notification, a platform key to encrypt with). The message names the setting.
+    /// The blocking facade also reports here being called where it must not block.
     Config {
         /// What is wrong and how to fix it.
         message: String,
@@ -45,8 +50,9 @@ pub enum Error {
         /// What is wrong with it.
         kind: TemplateErrorKind,
     },
-    /// The request could not be formed: a bad header, a body that would not serialize,
-    /// a `params` value that is not a JSON object, a base URL that is not a URL.
+    /// The request could not be formed: a bad or refused header, a nonce or timestamp
+    /// that cannot be signed, a body that would not serialize, a `params` value that is not
+    /// a JSON object.
     Request {
         /// What is wrong.
         message: String,
@@ -54,30 +60,19 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// The request did not complete on the network: connect, TLS, timeout, I/O, or a response
-    /// larger than the configured limit. The platform may or may not have seen the request.
+    /// larger than the configured limit. The platform may or may not have seen the request,
+    /// except for [`TransportErrorKind::Connect`] and [`TransportErrorKind::Tls`], where it
+    /// did not.
     Transport {
         /// Which stage failed.
         kind: TransportErrorKind,
+        /// The host and port the exchange was with, e.g. `api.mch.weixin.qq.com:443`.
+        host: Option<String>,
         /// The underlying hyper/IO error, if any.
         source: Option<BoxError>,
     },
-    /// The platform answered with a non-2xx status. Its JSON body `{code, message, detail}`
-    /// is parsed into the fields; the whole response is kept.
-    Api {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The platform's error code, e.g. `PARAM_ERROR`, `SIGN_ERROR`, `NOT_FOUND`
-        /// (empty when the body carried none).
-        code: String,
-        /// The platform's human-readable message.
-        message: String,
-        /// The optional `detail` object of the error body.
-        detail: Option<serde_json::Value>,
-        /// The `Request-ID` header, which WeChat Pay support asks for.
-        request_id: Option<String>,
-        /// The whole response (status, headers, raw body).
-        response: Box<Response>,
-    },
+    /// The platform answered with a non-2xx status (see [`ApiError`]).
+    Api(Box<ApiError>),
     /// An answer (or a callback notification) failed signature verification. Treat its
     /// content as untrusted; the platform may still have acted on the request.
     Verification {
@@ -101,6 +96,60 @@ pub enum Error {
         message: String,
     },
 }
+
+/// A non-2xx answer of the platform: its status, the `{code, message, detail}` of its JSON
+/// body, its `Request-ID`, and the whole response.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), wechatpay::Error> {
+/// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+/// match sandbox.client().chain("v3/no/such/endpoint").get().await {
+///     Err(wechatpay::Error::Api(api)) => {
+///         assert_eq!(api.status, 404);
+///         assert_eq!(api.code.as_deref(), Some("NOT_FOUND"));
+///         assert!(api.request_id.is_some());
+///     }
+///     other => panic!("expected a 404, got {other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The platform's error code, e.g. `PARAM_ERROR`, `SIGN_ERROR`, `NOT_FOUND`; `None` when
+    /// the body carried none.
+    pub code: Option<String>,
+    /// The platform's human-readable message (for a body that is not JSON, its first
+    /// 200 bytes).
+    pub message: String,
+    /// The optional `detail` object of the error body.
+    pub detail: Option<serde_json::Value>,
+    /// The `Request-ID` header, which WeChat Pay support asks for.
+    pub request_id: Option<String>,
+    /// The whole response (status, headers, raw body).
+    pub response: Response,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the platform answered {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (Request-ID {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// What is wrong with a URI template or its values (see [`Error::Template`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,44 +259,35 @@ impl fmt::Display for Error {
                 ),
             },
             Error::Request { message, .. } => write!(f, "request: {message}"),
-            Error::Transport { kind, source } => {
+            Error::Transport { kind, host, source } => {
+                let host = host.as_deref().unwrap_or("the platform");
                 match kind {
-                    TransportErrorKind::Connect => f.write_str("could not connect")?,
-                    TransportErrorKind::Tls => f.write_str("TLS handshake failed")?,
-                    TransportErrorKind::Timeout { after } => {
-                        write!(f, "no complete answer within {after:?} (total timeout)")?
+                    TransportErrorKind::Connect => {
+                        write!(f, "could not connect to {host}")?;
+                        if let Some(reason) = source
+                            .as_deref()
+                            .and_then(|e| connect_reason(e as &(dyn std::error::Error + 'static)))
+                        {
+                            write!(f, " ({reason})")?;
+                        }
+                        Ok(())
                     }
+                    TransportErrorKind::Tls => write!(f, "the TLS handshake with {host} failed"),
+                    TransportErrorKind::Timeout { after } => write!(
+                        f,
+                        "no complete answer from {host} within {after:?} (the total timeout)"
+                    ),
                     TransportErrorKind::BodyTooLarge { limit } => write!(
                         f,
-                        "response body exceeds the {limit}-byte limit \
+                        "the answer from {host} exceeds the {limit}-byte limit \
                          (raise it with WechatpayBuilder::max_response_size)"
-                    )?,
-                    TransportErrorKind::Io => f.write_str("connection failed mid-exchange")?,
+                    ),
+                    TransportErrorKind::Io => {
+                        write!(f, "the exchange with {host} failed mid-way")
+                    }
                 }
-                if let Some(source) = source {
-                    write!(f, ": {source}")?;
-                }
-                Ok(())
             }
-            Error::Api {
-                status,
-                code,
-                message,
-                request_id,
-                ..
-            } => {
-                write!(f, "platform answered {status}")?;
-                if !code.is_empty() {
-                    write!(f, " {code}")?;
-                }
-                if !message.is_empty() {
-                    write!(f, ": {message}")?;
-                }
-                if let Some(id) = request_id {
-                    write!(f, " (Request-ID {id})")?;
-                }
-                Ok(())
-            }
+            Error::Api(api) => fmt::Display::fmt(api, f),
             Error::Verification { failure, response } => {
                 write!(f, "signature verification failed: {failure}")?;
                 if let Some(id) = response.as_ref().and_then(|r| r.request_id()) {
@@ -259,6 +299,39 @@ impl fmt::Display for Error {
             Error::Crypto { message } => write!(f, "crypto: {message}"),
         }
     }
+}
+
+/// Why a connection could not be made, in a few words, from the I/O error in `source`'s
+/// chain (the OS text itself stays in the chain).
+fn connect_reason(source: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let mut current = Some(source);
+    // Bounded: error chains are short, and this cannot loop on a cyclic one.
+    for _ in 0..16 {
+        let error = current?;
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            let reason = match io.kind() {
+                ConnectionRefused => Some("refused"),
+                TimedOut => Some("timed out"),
+                ConnectionReset | ConnectionAborted => Some("reset"),
+                AddrNotAvailable | NotFound => Some("address not available"),
+                _ => None,
+            };
+            if reason.is_some() {
+                return reason;
+            }
+            current = match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => error.source(),
+            };
+            continue;
+        }
+        if error.to_string().starts_with("dns error") {
+            return Some("DNS lookup failed");
+        }
+        current = error.source();
+    }
+    None
 }
 
 impl fmt::Display for VerificationFailure {
@@ -319,7 +392,7 @@ impl Error {
     /// The HTTP status of the answer behind this error, if there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::Api { status, .. } => Some(*status),
+            Error::Api(api) => Some(api.status),
             Error::Verification {
                 response: Some(r), ..
             } => Some(r.status()),
@@ -327,7 +400,15 @@ impl Error {
         }
     }
 
-    /// The platform's error `code` (e.g. `PARAM_ERROR`) for an [`Error::Api`].
+    /// The platform's non-2xx answer, for an [`Error::Api`].
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The platform's error `code` (e.g. `PARAM_ERROR`) for an [`Error::Api`] that has one.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -341,16 +422,13 @@ impl Error {
     /// # Ok(()) }
     /// ```
     pub fn api_code(&self) -> Option<&str> {
-        match self {
-            Error::Api { code, .. } => Some(code),
-            _ => None,
-        }
+        self.api().and_then(|api| api.code.as_deref())
     }
 
     /// The `Request-ID` of the answer behind this error, for a support ticket.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::Api { request_id, .. } => request_id.as_deref(),
+            Error::Api(api) => api.request_id.as_deref(),
             Error::Verification {
                 response: Some(r), ..
             } => r.request_id(),
@@ -358,16 +436,22 @@ impl Error {
         }
     }
 
-    /// The headers of the answer behind this error, if there was one.
-    pub fn headers(&self) -> Option<&HeaderMap> {
+    /// The answer behind this error ([`Error::Api`], or [`Error::Verification`] of an
+    /// answer), with its status, headers and raw body.
+    pub fn response(&self) -> Option<&Response> {
         match self {
-            Error::Api { response, .. }
-            | Error::Verification {
+            Error::Api(api) => Some(&api.response),
+            Error::Verification {
                 response: Some(response),
                 ..
-            } => Some(response.headers()),
+            } => Some(response),
             _ => None,
         }
+    }
+
+    /// The headers of the answer behind this error, if there was one.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.response().map(Response::headers)
     }
 
     /// Whether the total timeout expired.
@@ -438,6 +522,16 @@ impl Error {
         }
     }
 
+    pub(crate) fn request_with(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Request {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
     pub(crate) fn decode(message: impl Into<String>, source: Option<BoxError>) -> Self {
         Error::Decode {
             message: message.into(),
@@ -449,6 +543,14 @@ impl Error {
         Error::Crypto {
             message: message.into(),
         }
+    }
+
+    pub(crate) fn transport(
+        kind: TransportErrorKind,
+        host: Option<String>,
+        source: Option<BoxError>,
+    ) -> Self {
+        Error::Transport { kind, host, source }
     }
 
     /// Prefixes the message of a key, request, decode or crypto error with `context`
@@ -479,5 +581,20 @@ impl Error {
             template: template.to_owned(),
             kind,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_stays_small() {
+        // Api is boxed; the rest is a few words. Results of every call carry this type.
+        assert!(
+            std::mem::size_of::<Error>() <= 80,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

@@ -75,9 +75,9 @@
 //! # let sandbox = wechatpay::sandbox::Sandbox::start().await?;
 //! # let wxpay = sandbox.client();
 //! match wxpay.chain("v3/no/such/endpoint").get().await {
-//!     Err(wechatpay::Error::Api { status, code, .. }) => {
-//!         assert_eq!(status, 404);
-//!         assert_eq!(code, "NOT_FOUND");
+//!     Err(wechatpay::Error::Api(api)) => {
+//!         assert_eq!(api.status, 404);
+//!         assert_eq!(api.code.as_deref(), Some("NOT_FOUND"));
 //!     }
 //!     other => panic!("expected a 404, got {other:?}"),
 //! }
@@ -156,20 +156,24 @@
 //!
 //! Cargo features: `cli` (default) builds the `wxpay` command line; `aws-lc-rs` signs with
 //! aws-lc-rs instead of ring (about twice as fast on current x86; identical signatures,
-//! see [`crypto::SIGNING_BACKEND`]).
+//! see [`crypto::signing_backend`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::missing_errors_doc)]
 
+// The modules in the order of the one-way flow, leaves first: each imports only modules
+// listed before it (`blocking`, `sandbox` and the command line sit on top of everything).
 pub mod blocking;
 pub mod certificates;
 mod chain;
 mod client;
+pub mod clock;
 pub mod crypto;
 mod error;
 pub mod notify;
 pub mod paysign;
+mod redact;
 mod request;
 mod response;
 pub mod sandbox;
@@ -178,18 +182,27 @@ mod template;
 mod transport;
 pub mod verify;
 
-pub use certificates::PlatformCertificate;
 pub use chain::{normalize_segment, Chain};
 pub use client::{Wechatpay, WechatpayBuilder, BACKUP_BASE_URL, DEFAULT_BASE_URL};
+pub use clock::Clock;
 pub use crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
-pub use error::{BoxError, Error, TemplateErrorKind, TransportErrorKind, VerificationFailure};
-pub use notify::Notification;
-pub use paysign::{AppPayParams, JsapiPayParams};
+pub use error::{
+    ApiError, BoxError, Error, TemplateErrorKind, TransportErrorKind, VerificationFailure,
+};
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use template::UriTemplate;
 pub use transport::{Timeouts, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE};
 pub use verify::Verifier;
+
+// Earlier paths of types that live in a module, kept so existing code compiles; the
+// documented path is the module's (`certificates::PlatformCertificate`, ...).
+#[doc(hidden)]
+pub use certificates::PlatformCertificate;
+#[doc(hidden)]
+pub use notify::Notification;
+#[doc(hidden)]
+pub use paysign::{AppPayParams, JsapiPayParams};
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -42,8 +42,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::certificates::{missing_apiv3_key, Sealed};
 use crate::client::Wechatpay;
+use crate::crypto::Sealed;
 use crate::error::Error;
 
 /// A verified and decrypted callback notification.
@@ -234,19 +234,14 @@ impl Wechatpay {
     /// AEAD_AES_256_GCM, or a resource that is not JSON; [`Error::Crypto`] if the resource
     /// does not decrypt (wrong APIv3 key).
     pub fn notification(&self, headers: &HeaderMap, body: &[u8]) -> Result<Notification, Error> {
-        crate::certificates::ensure_refresher(self);
-        self.inner
-            .verifier
+        self.start_refresher();
+        self.verifier()
             .verify(headers, body)
             .map_err(|failure| Error::Verification {
                 failure,
                 response: None,
             })?;
-        let key = self
-            .inner
-            .apiv3_key
-            .as_ref()
-            .ok_or_else(|| missing_apiv3_key("a notification"))?;
+        let key = self.apiv3_key("a notification")?;
         let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
             Error::decode(
                 "the body is not a WeChat Pay notification \

@@ -202,17 +202,21 @@ pub fn app(
     Ok(params)
 }
 
-fn now_and_nonce() -> Result<(u64, String), Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| Error::config("the system clock is before 1970"))?
-        .as_secs();
-    Ok((now, random_nonce(32)?))
-}
-
 impl Wechatpay {
+    /// The client clock's time and a fresh nonce: the defaults of pay-sign parameters.
+    fn now_and_nonce(&self) -> Result<(u64, String), Error> {
+        let now = self.clock().unix_seconds();
+        let now = u64::try_from(now).map_err(|_| {
+            Error::request(format!(
+                "the clock reads {now}, before 1970: pay-sign parameters cannot be signed"
+            ))
+        })?;
+        Ok((now, random_nonce(32)?))
+    }
+
     /// JSAPI / mini-program payment parameters for `prepay_id`, signed by the merchant
-    /// key, with the current time and a fresh 32-character nonce.
+    /// key, with the time of the client's [clock](crate::WechatpayBuilder::clock) and a
+    /// fresh 32-character nonce.
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;
@@ -226,8 +230,8 @@ impl Wechatpay {
     ///
     /// [`Error::Crypto`] if the random source or signing fails.
     pub fn jsapi_pay_params(&self, app_id: &str, prepay_id: &str) -> Result<JsapiPayParams, Error> {
-        let (now, nonce) = now_and_nonce()?;
-        jsapi(&self.inner.key, app_id, prepay_id, now, &nonce)
+        let (now, nonce) = self.now_and_nonce()?;
+        jsapi(self.private_key(), app_id, prepay_id, now, &nonce)
     }
 
     /// [`jsapi_pay_params`](Self::jsapi_pay_params) with a fixed timestamp and nonce (for
@@ -235,8 +239,8 @@ impl Wechatpay {
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;
-    /// let a = wxpay.jsapi_pay_params_at("wxd678efh567hg6787", "wx2014", 1554208460, "n")?;
-    /// let b = wxpay.jsapi_pay_params_at("wxd678efh567hg6787", "wx2014", 1554208460, "n")?;
+    /// let a = wxpay.jsapi_pay_params_with("wxd678efh567hg6787", "wx2014", 1554208460, "n")?;
+    /// let b = wxpay.jsapi_pay_params_with("wxd678efh567hg6787", "wx2014", 1554208460, "n")?;
     /// assert_eq!(a, b); // PKCS#1 v1.5 is deterministic
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
@@ -244,6 +248,24 @@ impl Wechatpay {
     /// # Errors
     ///
     /// [`Error::Crypto`] if signing fails.
+    pub fn jsapi_pay_params_with(
+        &self,
+        app_id: &str,
+        prepay_id: &str,
+        timestamp: u64,
+        nonce: &str,
+    ) -> Result<JsapiPayParams, Error> {
+        jsapi(self.private_key(), app_id, prepay_id, timestamp, nonce)
+    }
+
+    /// The former name of [`jsapi_pay_params_with`](Self::jsapi_pay_params_with) (`_at`
+    /// now always means "at this `SystemTime`").
+    ///
+    /// # Errors
+    ///
+    /// As [`jsapi_pay_params_with`](Self::jsapi_pay_params_with).
+    #[doc(hidden)]
+    #[deprecated(note = "renamed to jsapi_pay_params_with")]
     pub fn jsapi_pay_params_at(
         &self,
         app_id: &str,
@@ -251,7 +273,7 @@ impl Wechatpay {
         timestamp: u64,
         nonce: &str,
     ) -> Result<JsapiPayParams, Error> {
-        jsapi(&self.inner.key, app_id, prepay_id, timestamp, nonce)
+        self.jsapi_pay_params_with(app_id, prepay_id, timestamp, nonce)
     }
 
     /// APP payment parameters for `prepay_id`, signed by the merchant key, with this
@@ -268,11 +290,11 @@ impl Wechatpay {
     ///
     /// [`Error::Crypto`] if the random source or signing fails.
     pub fn app_pay_params(&self, app_id: &str, prepay_id: &str) -> Result<AppPayParams, Error> {
-        let (now, nonce) = now_and_nonce()?;
+        let (now, nonce) = self.now_and_nonce()?;
         app(
-            &self.inner.key,
+            self.private_key(),
             app_id,
-            &self.inner.mchid,
+            self.mchid(),
             prepay_id,
             now,
             &nonce,
@@ -283,7 +305,7 @@ impl Wechatpay {
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;
-    /// let params = wxpay.app_pay_params_at("wxd678efh567hg6787", "wx2014", 1554208460, "n")?;
+    /// let params = wxpay.app_pay_params_with("wxd678efh567hg6787", "wx2014", 1554208460, "n")?;
     /// assert_eq!(params.message(), "wxd678efh567hg6787\n1554208460\nn\nwx2014\n");
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
@@ -291,7 +313,7 @@ impl Wechatpay {
     /// # Errors
     ///
     /// [`Error::Crypto`] if signing fails.
-    pub fn app_pay_params_at(
+    pub fn app_pay_params_with(
         &self,
         app_id: &str,
         prepay_id: &str,
@@ -299,12 +321,29 @@ impl Wechatpay {
         nonce: &str,
     ) -> Result<AppPayParams, Error> {
         app(
-            &self.inner.key,
+            self.private_key(),
             app_id,
-            &self.inner.mchid,
+            self.mchid(),
             prepay_id,
             timestamp,
             nonce,
         )
+    }
+
+    /// The former name of [`app_pay_params_with`](Self::app_pay_params_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`app_pay_params_with`](Self::app_pay_params_with).
+    #[doc(hidden)]
+    #[deprecated(note = "renamed to app_pay_params_with")]
+    pub fn app_pay_params_at(
+        &self,
+        app_id: &str,
+        prepay_id: &str,
+        timestamp: u64,
+        nonce: &str,
+    ) -> Result<AppPayParams, Error> {
+        self.app_pay_params_with(app_id, prepay_id, timestamp, nonce)
     }
 }

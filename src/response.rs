@@ -1,12 +1,17 @@
-//! A verified answer from the platform.
+//! A verified answer from the platform, and the classification of raw answers into
+//! [`Response`], [`Error::Api`] and [`Error::Verification`].
 
 use std::fmt;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{ApiError, Error};
+use crate::redact;
+use crate::transport::RawResponse;
+use crate::verify::{Verifier, SIGNATURE};
 
 /// An answer whose signature has been verified (or that is on the explicit list of
 /// unsigned downloads). The body is already read, so the accessors are not `async`.
@@ -114,7 +119,7 @@ impl Response {
         serde_json::from_slice(body).map_err(|e| {
             Error::decode(
                 format!(
-                    "the response body does not fit {} ({e})",
+                    "the response body does not fit {}",
                     std::any::type_name::<T>()
                 ),
                 Some(Box::new(e)),
@@ -124,11 +129,71 @@ impl Response {
 }
 
 impl fmt::Debug for Response {
+    /// Status, `Request-ID` and the body's length with a short prefix (the crate's one
+    /// redaction policy: bodies are never printed whole).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.status)
             .field("request_id", &self.request_id())
-            .field("body", &String::from_utf8_lossy(&self.body))
-            .finish()
+            .field("body", &redact::Body(&self.body))
+            .finish_non_exhaustive()
     }
+}
+
+/// Verifies and classifies a raw answer: a 2xx is verified (unless `unsigned`, an answer the
+/// platform sends without signature) and returned; a non-2xx is verified if it carries a
+/// signature, then becomes [`Error::Api`].
+pub(crate) fn classify(
+    raw: RawResponse,
+    verifier: &Verifier,
+    unsigned: bool,
+) -> Result<Response, Error> {
+    let RawResponse {
+        status,
+        headers,
+        body,
+    } = raw;
+    let signed = headers.contains_key(&SIGNATURE);
+    let must_verify = status.is_success() && !unsigned;
+    let response = Response::new(status, headers, body);
+    if signed || must_verify {
+        if let Err(failure) = verifier.verify(response.headers(), response.bytes()) {
+            return Err(Error::Verification {
+                failure,
+                response: Some(Box::new(response)),
+            });
+        }
+    }
+    if status.is_success() {
+        Ok(response)
+    } else {
+        Err(api_error(response))
+    }
+}
+
+/// `{code, message, detail}` of a non-2xx answer, whatever shape its body has.
+pub(crate) fn api_error(response: Response) -> Error {
+    let parsed: Option<Map<String, Value>> = serde_json::from_slice(response.bytes()).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let code = field("code").filter(|c| !c.is_empty());
+    let mut message = field("message").unwrap_or_default();
+    if message.is_empty() && parsed.is_none() {
+        let bytes = response.bytes();
+        message = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+    }
+    let detail = parsed.as_ref().and_then(|m| m.get("detail")).cloned();
+    Error::Api(Box::new(ApiError {
+        status: response.status(),
+        code,
+        message,
+        detail,
+        request_id: response.request_id().map(str::to_owned),
+        response,
+    }))
 }

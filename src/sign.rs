@@ -30,7 +30,44 @@ use crate::crypto::PrivateKey;
 use crate::error::Error;
 
 /// The authorization scheme of APIv3 requests.
-pub const SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
+pub(crate) const SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
+
+/// The longest nonce the platform accepts.
+pub(crate) const MAX_NONCE_LEN: usize = 32;
+
+/// Checks a nonce the way the platform does: 1 to 32 visible ASCII characters, none of
+/// them `"` or `,`, which would end or add a field of the `Authorization` header.
+///
+/// # Errors
+///
+/// [`Error::Request`] saying which rule the nonce breaks (never echoing it when it holds
+/// control characters).
+pub(crate) fn check_nonce(nonce: &str) -> Result<(), Error> {
+    if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+        return Err(Error::request(format!(
+            "the nonce must be 1 to {MAX_NONCE_LEN} characters, this one has {}",
+            nonce.chars().count()
+        )));
+    }
+    check_field("nonce", nonce)
+}
+
+/// Checks an `Authorization` field value: visible ASCII, without `"` or `,`.
+fn check_field(name: &str, value: &str) -> Result<(), Error> {
+    match value
+        .bytes()
+        .find(|b| !b.is_ascii_graphic() || matches!(b, b'"' | b','))
+    {
+        None => Ok(()),
+        Some(b'"' | b',') => Err(Error::request(format!(
+            "the {name} `{value}` contains `\"` or `,`, which would change the Authorization \
+             header's fields; use letters and digits"
+        ))),
+        Some(_) => Err(Error::request(format!(
+            "the {name} must be visible ASCII (no spaces, control characters or non-ASCII)"
+        ))),
+    }
+}
 
 /// The message a request signature covers: `METHOD\nTARGET\nTIMESTAMP\nNONCE\nBODY\n`.
 pub fn message(method: &str, target: &str, timestamp: u64, nonce: &str, body: &[u8]) -> Vec<u8> {
@@ -68,7 +105,9 @@ impl Authorization {
     ///
     /// # Errors
     ///
-    /// [`Error::Crypto`] if the signing backend fails.
+    /// [`Error::Request`] if a field value could change the header's structure (a `"` or `,`,
+    /// anything but visible ASCII, or a nonce longer than 32 characters); [`Error::Crypto`]
+    /// if the signing backend fails.
     ///
     /// ```
     /// use wechatpay::{sandbox, sign::Authorization, PrivateKey};
@@ -92,6 +131,9 @@ impl Authorization {
         nonce: &str,
         body: &[u8],
     ) -> Result<Authorization, Error> {
+        check_field("merchant id", mchid)?;
+        check_field("serial", serial_no)?;
+        check_nonce(nonce)?;
         let signature = key.sign(&message(method, target, timestamp, nonce, body))?;
         Ok(Authorization {
             mchid: mchid.to_owned(),
@@ -102,11 +144,12 @@ impl Authorization {
         })
     }
 
-    /// Parses a header value. Field order and spaces after commas are not significant.
+    /// Parses a header value. Field order and spaces after commas are not significant; a
+    /// field given twice is refused (it would be ambiguous which one was signed).
     ///
     /// # Errors
     ///
-    /// [`Error::Request`] naming the scheme or field that is missing or malformed.
+    /// [`Error::Request`] naming the scheme or field that is missing, repeated or malformed.
     pub fn parse(header: &str) -> Result<Authorization, Error> {
         let rest = header
             .trim()
@@ -133,13 +176,18 @@ impl Authorization {
                     ))
                 })?
                 .to_owned();
-            match name {
-                "mchid" => mchid = Some(value),
-                "serial_no" => serial_no = Some(value),
-                "timestamp" => timestamp = Some(value),
-                "nonce_str" => nonce_str = Some(value),
-                "signature" => signature = Some(value),
-                _ => {}
+            let slot = match name {
+                "mchid" => &mut mchid,
+                "serial_no" => &mut serial_no,
+                "timestamp" => &mut timestamp,
+                "nonce_str" => &mut nonce_str,
+                "signature" => &mut signature,
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                return Err(Error::request(format!(
+                    "Authorization: `{name}` is given twice"
+                )));
             }
         }
         let missing = |name: &str| Error::request(format!("Authorization: `{name}` is missing"));
@@ -164,65 +212,4 @@ impl Authorization {
             self.mchid, self.serial_no, self.timestamp, self.nonce_str, self.signature
         )
     }
-}
-
-/// Runs `job` (an RSA signature, hundreds of microseconds) on the signing pool instead of
-/// the async executor, and waits for it without blocking the executor.
-///
-/// The pool is one thread per core, shared by every client of the process and started on
-/// first use. Each thread takes the next job from one queue the moment it finishes the
-/// last, so the cores stay busy under load; handing each signature to Tokio's blocking
-/// pool instead left them idle between jobs (BENCHMARKS.md has both figures). The queue
-/// is bounded by each client's `max_in_flight`. If no thread can be started the job runs
-/// inline, correct if slower.
-pub(crate) async fn off_executor<T, F>(job: F) -> Result<T, Error>
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-{
-    let (done, result) = tokio::sync::oneshot::channel();
-    let task: Job = Box::new(move || {
-        let _ = done.send(job());
-    });
-    match pool() {
-        Some(queue) => match queue.send(task) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::SendError(task)) => task(),
-        },
-        None => task(),
-    }
-    result
-        .await
-        .map_err(|_| Error::crypto("the signing job panicked"))
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-fn pool() -> Option<&'static std::sync::mpsc::Sender<Job>> {
-    static POOL: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Job>>> =
-        std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let (queue, jobs) = std::sync::mpsc::channel::<Job>();
-        let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut started = 0;
-        for i in 0..threads {
-            let jobs = std::sync::Arc::clone(&jobs);
-            let spawned = std::thread::Builder::new()
-                .name(format!("wechatpay-sign-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while waiting for the next job.
-                    let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok(job) = next else { return };
-                    // A panicking job drops its sender (the caller sees an error); the
-                    // thread lives on for the next one.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                });
-            if spawned.is_ok() {
-                started += 1;
-            }
-        }
-        (started > 0).then_some(queue)
-    })
-    .as_ref()
 }

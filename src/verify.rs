@@ -23,26 +23,32 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 
+use crate::clock::{unix_seconds, Clock};
 use crate::crypto::{Certificate, PublicKey};
 use crate::error::{Error, VerificationFailure};
 
-/// `Wechatpay-Timestamp`.
-pub const HEADER_TIMESTAMP: &str = "Wechatpay-Timestamp";
+/// The clock type, now [`crate::Clock`] (one clock for the whole client).
+#[doc(hidden)]
+pub use crate::clock::Clock as VerifierClock;
+
+/// `Wechatpay-Timestamp`, as looked up.
+pub(crate) static TIMESTAMP: HeaderName = HeaderName::from_static("wechatpay-timestamp");
 /// `Wechatpay-Nonce`.
-pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
+pub(crate) static NONCE: HeaderName = HeaderName::from_static("wechatpay-nonce");
 /// `Wechatpay-Signature`.
-pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
-/// `Wechatpay-Serial`.
-pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
+pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("wechatpay-signature");
+/// `Wechatpay-Serial`: the platform key an answer is signed with, or (on a request) the one
+/// the platform should sign with and that encrypted its sensitive fields.
+pub(crate) static SERIAL: HeaderName = HeaderName::from_static("wechatpay-serial");
 /// The prefix of the platform's deliberate probe signatures.
-pub const PROBE_PREFIX: &str = "WECHATPAY/SIGNTEST/";
+pub(crate) const PROBE_PREFIX: &str = "WECHATPAY/SIGNTEST/";
 /// The default replay window: 300 seconds either way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Paths whose answers are files the platform sends unsigned. An answer on these paths
 /// may lack the signature headers; if it carries them, it is verified all the same.
 /// `*` stands for one path segment.
-pub const UNSIGNED_DOWNLOADS: &[&str] = &[
+pub(crate) const UNSIGNED_DOWNLOADS: &[&str] = &[
     "v3/billdownload/file",
     "v3/transferdownload/signfile",
     "v3/transferdownload/elecvoucherfile",
@@ -84,9 +90,6 @@ pub fn message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
     msg.push(b'\n');
     msg
 }
-
-/// A source of the current time; injectable so tests can move the clock.
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 #[derive(Clone)]
 struct Trusted {
@@ -145,7 +148,7 @@ impl Verifier {
         Verifier {
             keys: Arc::default(),
             tolerance: DEFAULT_TOLERANCE,
-            clock: Arc::new(SystemTime::now),
+            clock: Clock::system(),
         }
     }
 
@@ -159,12 +162,11 @@ impl Verifier {
         Ok(self)
     }
 
-    /// Replaces the clock (for tests and replays).
-    pub fn with_clock(
-        mut self,
-        clock: impl Fn() -> SystemTime + Send + Sync + 'static,
-    ) -> Verifier {
-        self.clock = Arc::new(clock);
+    /// Replaces the clock (for tests and replays): a [`Clock`] or any
+    /// `Fn() -> SystemTime`. A client's verifier uses the client's one clock
+    /// ([`WechatpayBuilder::clock`](crate::WechatpayBuilder::clock)).
+    pub fn with_clock(mut self, clock: impl Into<Clock>) -> Verifier {
+        self.clock = clock.into();
         self
     }
 
@@ -249,7 +251,12 @@ impl Verifier {
 
     /// The current time by this verifier's clock.
     pub fn now(&self) -> SystemTime {
-        (self.clock)()
+        self.clock.now()
+    }
+
+    /// The clock this verifier reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The end of validity of the certificate trusted under `id`; `None` for a plain key
@@ -265,7 +272,7 @@ impl Verifier {
         Verifier {
             keys: Arc::new(RwLock::new(self.read().clone())),
             tolerance: self.tolerance,
-            clock: Arc::clone(&self.clock),
+            clock: self.clock.clone(),
         }
     }
 
@@ -283,12 +290,46 @@ impl Verifier {
     }
 
     /// The keys configured without a validity period (plain keys and public key ids).
-    pub(crate) fn plain_keys(&self) -> Vec<(String, PublicKey)> {
+    fn plain_keys(&self) -> Vec<(String, PublicKey)> {
         self.read()
             .iter()
             .filter(|(_, t)| t.not_after.is_none())
             .map(|(id, t)| (id.clone(), t.key.clone()))
             .collect()
+    }
+
+    /// The platform key that encrypts sensitive fields, as `(id, key)`: `preferred` (the
+    /// configured public key id) if trusted; else the unexpired certificate with the latest
+    /// end of validity; else the only plain key.
+    pub(crate) fn encryption_key(
+        &self,
+        preferred: Option<&str>,
+    ) -> Result<(String, PublicKey), Error> {
+        if let Some((id, key)) = preferred.and_then(|id| Some((id, self.key(id)?))) {
+            return Ok((id.to_owned(), key));
+        }
+        if let Some(found) = self.newest_certificate(self.now()) {
+            return Ok(found);
+        }
+        let mut plain = self.plain_keys();
+        match plain.len() {
+            1 => Ok(plain.remove(0)),
+            0 => Err(Error::config(
+                "no platform key to encrypt sensitive fields with: add \
+                 .platform_key(\"PUB_KEY_ID_…\", PublicKey::from_pem_file(\"pub_key.pem\")?) or a platform \
+                 certificate, or download the certificates (download_certificates)",
+            )),
+            _ => Err(Error::config(format!(
+                "several platform keys are trusted ({}) and none is a public key id or a \
+                 certificate, so which one encrypts is ambiguous: pin one with \
+                 .header(\"Wechatpay-Serial\", id) on the request",
+                plain
+                    .iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     /// Verifies headers and raw body against the trust store at the clock's time.
@@ -335,11 +376,10 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), VerificationFailure> {
-        let [timestamp, nonce, signature, serial] = &NAMES;
-        let timestamp = header(headers, timestamp)?;
-        let nonce = header(headers, nonce)?;
-        let signature = header(headers, signature)?;
-        let serial = header(headers, serial)?;
+        let timestamp = header(headers, &TIMESTAMP, "Wechatpay-Timestamp")?;
+        let nonce = header(headers, &NONCE, "Wechatpay-Nonce")?;
+        let signature = header(headers, &SIGNATURE, "Wechatpay-Signature")?;
+        let serial = header(headers, &SERIAL, "Wechatpay-Serial")?;
 
         if signature.starts_with(PROBE_PREFIX) {
             return Err(VerificationFailure::Probe);
@@ -348,7 +388,7 @@ impl Verifier {
         let remote: i64 = timestamp
             .parse()
             .map_err(|_| VerificationFailure::MalformedHeader {
-                name: HEADER_TIMESTAMP,
+                name: "Wechatpay-Timestamp",
                 reason: format!("`{timestamp}` is not Unix seconds"),
             })?;
         let local = unix_seconds(now);
@@ -399,27 +439,14 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// The four header names, parsed once: a `&str` lookup would parse and lowercase the
-/// name on every call.
-/// Each as looked up and as named in errors.
-static NAMES: [(HeaderName, &str); 4] = [
-    (
-        HeaderName::from_static("wechatpay-timestamp"),
-        HEADER_TIMESTAMP,
-    ),
-    (HeaderName::from_static("wechatpay-nonce"), HEADER_NONCE),
-    (
-        HeaderName::from_static("wechatpay-signature"),
-        HEADER_SIGNATURE,
-    ),
-    (HeaderName::from_static("wechatpay-serial"), HEADER_SERIAL),
-];
-
+/// The value of header `key`, reported as `name` when missing or malformed. The names are
+/// parsed once (the statics above): a `&str` lookup would parse and lowercase them on every
+/// call.
 fn header<'a>(
     headers: &'a HeaderMap,
-    (key, name): &(HeaderName, &'static str),
+    key: &HeaderName,
+    name: &'static str,
 ) -> Result<&'a str, VerificationFailure> {
-    let name = *name;
     let value = headers
         .get(key)
         .ok_or(VerificationFailure::MissingHeader { name })?;
@@ -430,14 +457,6 @@ fn header<'a>(
             name,
             reason: "not visible ASCII".into(),
         })
-}
-
-/// Unix seconds of a time (negative before the epoch).
-pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
-    match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
 }
 
 #[cfg(test)]

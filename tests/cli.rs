@@ -582,6 +582,25 @@ fn a_header_without_colon_is_a_usage_error() {
 }
 
 #[test]
+fn a_header_that_decides_framing_or_identity_is_a_usage_error() {
+    for header in [
+        "Content-Length: 5",
+        "Transfer-Encoding: chunked",
+        "Host: evil.example",
+        "Authorization: forged",
+        "Connection: close",
+    ] {
+        let name = header.split(':').next().unwrap_or_default();
+        run(&["--dry-run", "v3/certificates", "-H", header])
+            .expect(USAGE)
+            .one_line_error(&["--header", name, "cannot be set"]);
+    }
+    run(&["--dry-run", "v3/certificates", "-H", "X-Note: caf\u{e9}"])
+        .expect(USAGE)
+        .one_line_error(&["--header", "non-ASCII"]);
+}
+
+#[test]
 fn invalid_json_names_line_and_column() {
     run(&[
         SEED_CHAIN,

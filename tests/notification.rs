@@ -565,3 +565,85 @@ async fn an_unreachable_handler_is_a_connect_error() {
     let error = incoming.send(&url).await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
 }
+
+#[test]
+fn extreme_times_are_errors_never_panics() {
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64);
+    let error = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
+        .at(far)
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("RFC 3339"), "{error}");
+
+    for faults in [
+        vec![Fault::SkewClock(i64::MAX)],
+        vec![
+            Fault::SkewClock(i64::MAX / 2 + 1),
+            Fault::SkewClock(i64::MAX / 2 + 1),
+        ],
+        vec![
+            Fault::SkewClock(i64::MIN / 2 - 1),
+            Fault::SkewClock(i64::MIN / 2 - 1),
+        ],
+    ] {
+        let mut builder = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}));
+        for fault in &faults {
+            builder = builder.fault(fault.clone());
+        }
+        let error = builder.build().unwrap_err();
+        assert!(
+            error.to_string().contains("SkewClock"),
+            "{faults:?}: {error}"
+        );
+    }
+
+    // A skew that fits is still applied (and fails verification as stale), even one that
+    // takes the time to the far past.
+    let ancient = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
+        .fault(Fault::SkewClock(i64::MIN))
+        .build()
+        .unwrap();
+    let error = common::offline()
+        .notification(&ancient.headers, &ancient.body)
+        .unwrap_err();
+    assert!(error.is_verification(), "{error}");
+    let stale = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
+        .fault(Fault::SkewClock(-400))
+        .fault(Fault::SkewClock(-400))
+        .build()
+        .unwrap();
+    let error = common::offline()
+        .notification(&stale.headers, &stale.body)
+        .unwrap_err();
+    assert!(matches!(
+        error.verification_failure(),
+        Some(wechatpay::VerificationFailure::ClockSkew { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_sandbox_saturates_skews_that_overflow_instead_of_panicking() {
+    let sandbox = wechatpay::sandbox::Sandbox::start().await.unwrap();
+    sandbox.fault(Fault::SkewClock(i64::MAX));
+    sandbox.fault(Fault::SkewClock(i64::MAX));
+    let error = sandbox
+        .client()
+        .chain("v3/certificates")
+        .get()
+        .await
+        .unwrap_err();
+    match error.verification_failure() {
+        Some(wechatpay::VerificationFailure::ClockSkew { remote, .. }) => {
+            assert_eq!(*remote, i64::MAX)
+        }
+        other => panic!("expected a clock skew, got {other:?}"),
+    }
+    // The server is still up.
+    sandbox.clear_faults();
+    sandbox
+        .client()
+        .chain("v3/certificates")
+        .get()
+        .await
+        .unwrap();
+}

@@ -25,7 +25,7 @@ fn expected(name: &str) -> Value {
 #[test]
 fn jsapi_params_equal_the_openssl_fixture_byte_for_byte() {
     let params = common::offline()
-        .jsapi_pay_params_at(APPID, PREPAY_ID, TIMESTAMP, NONCE)
+        .jsapi_pay_params_with(APPID, PREPAY_ID, TIMESTAMP, NONCE)
         .unwrap();
     assert_eq!(params.message(), common::fixture("paysign/jsapi.msg"));
     assert_eq!(serde_json::to_value(&params).unwrap(), expected("jsapi"));
@@ -36,7 +36,7 @@ fn jsapi_params_equal_the_openssl_fixture_byte_for_byte() {
 #[test]
 fn app_params_equal_the_openssl_fixture_byte_for_byte() {
     let params = common::offline()
-        .app_pay_params_at(APPID, PREPAY_ID, TIMESTAMP, NONCE)
+        .app_pay_params_with(APPID, PREPAY_ID, TIMESTAMP, NONCE)
         .unwrap();
     assert_eq!(params.message(), common::fixture("paysign/app.msg"));
     assert_eq!(serde_json::to_value(&params).unwrap(), expected("app"));
@@ -187,7 +187,7 @@ fn verify_refuses_altered_params() {
     let wxpay = common::offline();
     let key = wxpay.private_key().public_key();
     let mut params = wxpay
-        .jsapi_pay_params_at(APPID, PREPAY_ID, TIMESTAMP, NONCE)
+        .jsapi_pay_params_with(APPID, PREPAY_ID, TIMESTAMP, NONCE)
         .unwrap();
     assert!(params.verify(key));
     params.time_stamp = "1554208461".into();

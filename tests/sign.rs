@@ -255,7 +255,6 @@ fn caller_headers_replace_defaults_but_never_the_authorization() {
         .chain("v3/certificates")
         .get()
         .header("Accept", "*/*")
-        .header("Authorization", "forged")
         .header("X-Trace", "abc")
         .build()
         .unwrap();
@@ -265,6 +264,168 @@ fn caller_headers_replace_defaults_but_never_the_authorization() {
         .to_str()
         .unwrap()
         .starts_with("WECHATPAY2-SHA256-RSA2048 "));
+
+    // Setting it by hand is refused at build(), not silently overridden.
+    let error = offline()
+        .chain("v3/certificates")
+        .get()
+        .header("Authorization", "forged")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, wechatpay::Error::Request { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("Authorization"), "{error}");
+}
+
+#[test]
+fn headers_that_decide_framing_or_identity_are_refused_naming_them() {
+    for (name, value) in [
+        ("Content-Length", "5"),
+        ("content-length", "0"),
+        ("Transfer-Encoding", "chunked"),
+        ("Host", "evil.example"),
+        ("Connection", "close"),
+        ("Upgrade", "h2c"),
+        ("TE", "trailers"),
+        ("Trailer", "X-Late"),
+        ("Expect", "100-continue"),
+        ("Keep-Alive", "timeout=5"),
+        ("Proxy-Authorization", "Basic eDp5"),
+        ("Authorization", "WECHATPAY2-SHA256-RSA2048 forged"),
+    ] {
+        let error = offline()
+            .chain("v3/pay/transactions/native")
+            .post(json!({"mchid": "1900000001"}))
+            .header(name, value)
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("`{name}` header cannot be set")),
+            "{name}: {error}"
+        );
+        // The same rule, without a request, for tools such as `wxpay -H`.
+        assert!(wechatpay::RequestBuilder::check_header(name, value).is_err());
+    }
+}
+
+#[test]
+fn header_values_must_be_printable_ascii_as_the_error_says() {
+    for (value, says) in [
+        ("caf\u{e9}", "non-ASCII"),
+        ("a\u{1}b", "control"),
+        ("订单", "non-ASCII"),
+    ] {
+        let error = offline()
+            .chain("v3/certificates")
+            .get()
+            .header("X-Note", value)
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains(says), "{value:?}: {error}");
+    }
+}
+
+#[test]
+fn nonces_the_platform_would_not_accept_are_refused_before_signing() {
+    for (nonce, says) in [
+        ("a\",mchid=\"999", "`\"` or `,`"),
+        ("a,b", "`\"` or `,`"),
+        ("line\r\nX-Injected: 1", "visible ASCII"),
+        ("with space", "visible ASCII"),
+        ("随机数", "visible ASCII"),
+        ("", "1 to 32"),
+        ("012345678901234567890123456789012", "1 to 32"),
+    ] {
+        let error = offline()
+            .chain("v3/certificates")
+            .get()
+            .nonce(nonce)
+            .build()
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("nonce") && text.contains(says),
+            "{nonce:?}: {text}"
+        );
+        assert!(!text.contains("merchant id"), "{text}");
+    }
+    // The longest nonce the platform takes, and visible ASCII other than `"` and `,`.
+    let ok = offline()
+        .chain("v3/certificates")
+        .get()
+        .nonce("01234567890123456789012345678901")
+        .build()
+        .unwrap();
+    assert_eq!(authorization(&ok).nonce_str.len(), 32);
+    assert!(offline()
+        .chain("v3/x")
+        .get()
+        .nonce("!#$%&'()*+-./:;<=>?@[]^_`{|}~")
+        .build()
+        .is_ok());
+
+    // A timestamp the platform cannot read as a signed 64-bit number.
+    let error = offline()
+        .chain("v3/certificates")
+        .get()
+        .timestamp(u64::MAX)
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("timestamp"), "{error}");
+}
+
+#[test]
+fn the_authorization_parser_refuses_a_field_given_twice() {
+    let header = r#"WECHATPAY2-SHA256-RSA2048 mchid="1",serial_no="AB",timestamp="1",nonce_str="a",mchid="999",signature="x""#;
+    let error = wechatpay::sign::Authorization::parse(header).unwrap_err();
+    assert!(
+        error.to_string().contains("`mchid` is given twice"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_fixed_clock_drives_the_signature_timestamp_of_a_whole_request() {
+    let then = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(TIMESTAMP);
+    let wxpay = wechatpay::sandbox::offline_client_builder()
+        .unwrap()
+        .clock(wechatpay::Clock::fixed(then))
+        .build()
+        .unwrap();
+    let seed = &seeds()[0];
+    // No .timestamp(): the client's clock gives it. The nonce is still per request.
+    let request = wxpay
+        .chain(seed.template)
+        .post(&seed.body)
+        .param("out_order_no", OUT_ORDER_NO)
+        .nonce(NONCE)
+        .build()
+        .unwrap();
+    assert_eq!(authorization(&request).timestamp, TIMESTAMP);
+    let message = signed_message(&request, TIMESTAMP, NONCE);
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(authorization(&request).signature)
+        .unwrap();
+    assert!(wxpay
+        .private_key()
+        .public_key()
+        .verify(&message, &signature));
+    // Byte for byte the request that fixes .timestamp() by hand (the seed snapshot).
+    let by_hand = wxpay
+        .chain(seed.template)
+        .post(&seed.body)
+        .param("out_order_no", OUT_ORDER_NO)
+        .timestamp(TIMESTAMP)
+        .nonce(NONCE)
+        .build()
+        .unwrap();
+    assert_eq!(render(&request), render(&by_hand));
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("clock_driven_serviceorder_sync", render(&request)));
 }
 
 #[test]
@@ -274,5 +435,5 @@ fn the_signing_backend_is_the_one_the_features_select() {
     } else {
         "ring"
     };
-    assert_eq!(wechatpay::crypto::SIGNING_BACKEND, expected);
+    assert_eq!(wechatpay::crypto::signing_backend(), expected);
 }

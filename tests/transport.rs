@@ -187,7 +187,7 @@ async fn a_refused_connection_is_a_connect_error() {
         .client_builder()
         .unwrap()
         .base_url(format!("http://127.0.0.1:{port}/"))
-        .backup_base_url(Some(sandbox.base_url()))
+        .backup_base_url(sandbox.base_url())
         .build()
         .unwrap();
     let response = with_backup.chain("v3/certificates").get().await.unwrap();
@@ -373,7 +373,7 @@ async fn a_failed_tls_handshake_is_a_tls_error() {
     })
     .await
     .replace("http://", "https://");
-    let wxpay = raw_client(url).backup_base_url(None).build().unwrap();
+    let wxpay = raw_client(url).no_backup().build().unwrap();
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
     assert!(
         matches!(
@@ -386,4 +386,181 @@ async fn a_failed_tls_handshake_is_a_tls_error() {
         "{error:?}"
     );
     assert!(error.is_connect(), "the request never reached a server");
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, learned, closed).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The error and its sources, each `Display` once, as `{error:#}`-style printers show them.
+fn chain_of(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        lines.push(e.to_string());
+        current = e.source();
+        assert!(lines.len() < 16, "an error chain this long is a cycle");
+    }
+    lines
+}
+
+#[tokio::test]
+async fn a_connect_error_names_the_host_and_port_and_prints_each_cause_once() {
+    let port = closed_port();
+    let wxpay = raw_client(format!("http://127.0.0.1:{port}/"))
+        .no_backup()
+        .build()
+        .unwrap();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    let lines = chain_of(&error);
+    assert_eq!(
+        lines[0],
+        format!("could not connect to 127.0.0.1:{port} (refused)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.len() >= 3,
+        "the cause is kept as the source: {lines:?}"
+    );
+    // Each layer says only its own part: no line repeats another, or contains the next.
+    for (i, line) in lines.iter().enumerate() {
+        for later in &lines[i + 1..] {
+            assert!(
+                line != later && !line.contains(later.as_str()),
+                "`{line}` repeats `{later}` in {lines:?}"
+            );
+        }
+    }
+    assert!(
+        matches!(&error, Error::Transport { host: Some(h), .. } if *h == format!("127.0.0.1:{port}"))
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_names_the_host_and_covers_the_failover_too() {
+    // The primary refuses; the backup accepts and never answers. One total timeout holds
+    // across both attempts.
+    let silent = raw_server(|stream| async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(stream);
+    })
+    .await;
+    let wxpay = raw_client(format!("http://127.0.0.1:{}/", closed_port()))
+        .backup_base_url(silent.clone())
+        .timeouts(short(400))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(took < Duration::from_millis(440), "took {took:?}");
+    let backup_host = silent
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(error.to_string().contains(&backup_host), "{error}");
+}
+
+#[tokio::test]
+async fn the_wire_carries_exactly_the_signed_body_with_its_own_content_length() {
+    // Whatever the caller tries, Content-Length is the client's, and the server reads the
+    // exact bytes that were signed.
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read until the headers and a body as long as Content-Length say are in.
+        for _ in 0..64 {
+            let Ok(n) = stream.read(&mut buf).await else {
+                return;
+            };
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if bytes.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let _ = stream
+            .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+            .await;
+        let _ = seen_tx.send(bytes).await;
+    });
+    let wxpay = raw_client(url).build().unwrap();
+    let body = br#"{"mchid":"1900000001"}"#; // 22 bytes
+
+    for (name, value) in [
+        ("Content-Length", "5"),
+        ("Content-Length", "0"),
+        ("Transfer-Encoding", "chunked"),
+    ] {
+        let refused = wxpay
+            .chain("v3/pay/transactions/id/{id}")
+            .request(http::Method::POST)
+            .body(body.to_vec())
+            .param("id", "1")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, Error::Request { .. }), "{refused:?}");
+    }
+
+    // The answer is unsigned, so the client refuses it; what matters is what was sent.
+    let signed = wxpay
+        .chain("v3/pay/transactions/id/{id}")
+        .request(http::Method::POST)
+        .body(body.to_vec())
+        .param("id", "1")
+        .timestamp(common::TIMESTAMP)
+        .nonce(common::NONCE)
+        .build()
+        .unwrap();
+    let _ = wxpay
+        .chain("v3/pay/transactions/id/{id}")
+        .request(http::Method::POST)
+        .body(body.to_vec())
+        .param("id", "1")
+        .timestamp(common::TIMESTAMP)
+        .nonce(common::NONCE)
+        .send()
+        .await;
+    let wire = seen_rx.recv().await.unwrap();
+    let end = wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&wire[..end]).to_ascii_lowercase();
+    let lengths: Vec<&str> = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("content-length:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(lengths, ["22"], "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert_eq!(&wire[end + 4..], body);
+    // And those bytes are what the signature covers.
+    let auth = authorization(&signed);
+    let message = signed_message(&signed, auth.timestamp, &auth.nonce_str);
+    assert!(message.ends_with(b"\n{\"mchid\":\"1900000001\"}\n"));
+    let signature =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &auth.signature)
+            .unwrap();
+    let key =
+        wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap();
+    assert!(key.public_key().verify(&message, &signature));
 }

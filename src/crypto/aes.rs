@@ -122,3 +122,34 @@ impl fmt::Debug for Apiv3Key {
         f.write_str("Apiv3Key(..)")
     }
 }
+
+/// The only encryption WeChat Pay APIv3 uses for certificates and notifications.
+pub(crate) const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
+
+/// An AEAD_AES_256_GCM envelope as the platform sends it: a downloaded certificate's
+/// `encrypt_certificate`, or a notification's `resource`.
+#[derive(serde::Deserialize)]
+pub(crate) struct Sealed {
+    pub(crate) algorithm: String,
+    pub(crate) nonce: String,
+    #[serde(default)]
+    pub(crate) associated_data: String,
+    pub(crate) ciphertext: String,
+}
+
+impl Sealed {
+    /// Decrypts with the APIv3 key; `what` names the thing in errors.
+    pub(crate) fn open(&self, key: &Apiv3Key, what: &str) -> Result<Vec<u8>, Error> {
+        if self.algorithm != AEAD_AES_256_GCM {
+            return Err(Error::decode(
+                format!(
+                    "{what}: unsupported algorithm `{}` (only {AEAD_AES_256_GCM} is known)",
+                    self.algorithm
+                ),
+                None,
+            ));
+        }
+        key.decrypt(&self.associated_data, &self.nonce, &self.ciphertext)
+            .map_err(|e| e.context(what))
+    }
+}

@@ -524,25 +524,21 @@ fn serial_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for a time since the Unix epoch (pre-epoch times clamp to it).
-pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    match x509_cert::der::DateTime::from_unix_duration(Duration::from_secs(secs.as_secs())) {
-        Ok(dt) => dt.to_string(),
-        Err(_) => format!("@{}", secs.as_secs()),
-    }
+/// `YYYY-MM-DDTHH:MM:SSZ` for a time from 1970 to 9999, `None` outside that range.
+pub(crate) fn rfc3339(time: SystemTime) -> Option<String> {
+    let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    x509_cert::der::DateTime::from_unix_duration(Duration::from_secs(secs.as_secs()))
+        .ok()
+        .map(|dt| dt.to_string())
 }
 
-/// `YYYY-MM-DDTHH:MM:SS+08:00`, the China Standard Time form the platform's JSON uses.
-pub(crate) fn rfc3339_china(time: SystemTime) -> String {
-    let shifted = time + Duration::from_secs(8 * 3600);
-    let utc = rfc3339(shifted);
-    match utc.strip_suffix('Z') {
-        Some(local) => format!("{local}+08:00"),
-        None => utc,
-    }
+/// `YYYY-MM-DDTHH:MM:SS+08:00`, the China Standard Time form the platform's JSON uses;
+/// `None` for a time outside 1970..9999.
+pub(crate) fn rfc3339_china(time: SystemTime) -> Option<String> {
+    let shifted = time.checked_add(Duration::from_secs(8 * 3600))?;
+    let utc = rfc3339(shifted)?;
+    let local = utc.strip_suffix('Z')?;
+    Some(format!("{local}+08:00"))
 }
 
 #[cfg(test)]
@@ -552,8 +548,10 @@ mod tests {
     #[test]
     fn china_time_is_utc_plus_eight() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339_china(t), "2023-11-15T06:13:20+08:00");
+        assert_eq!(rfc3339(t).unwrap(), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_china(t).unwrap(), "2023-11-15T06:13:20+08:00");
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 4);
+        assert_eq!(rfc3339_china(far), None);
     }
 
     #[test]

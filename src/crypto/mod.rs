@@ -10,23 +10,45 @@
 //!
 //! Every type here is parsed once and then cheap to clone (an `Arc` inside). None of them
 //! prints key material in `Debug`: private keys show a fingerprint of their public half.
+//!
+//! Inside the crate this module also holds the AEAD envelope of certificates and
+//! notifications, the nonce generator, and the pool of threads that sign off the async
+//! executor.
 
 mod aes;
 mod der;
 mod keys;
+mod nonce;
 mod pem;
+mod pool;
 mod rsa;
 
 pub use aes::Apiv3Key;
+pub(crate) use aes::{Sealed, AEAD_AES_256_GCM};
+pub(crate) use nonce::random_nonce;
+pub(crate) use pool::off_executor;
 
 /// The RSA signing backend this build uses: `"ring"` (the default) or `"aws-lc-rs"`
 /// (cargo feature `aws-lc-rs`, about twice as fast). Both produce identical signatures.
-#[cfg(not(feature = "aws-lc-rs"))]
-pub const SIGNING_BACKEND: &str = "ring";
-/// The RSA signing backend this build uses: `"ring"` (the default) or `"aws-lc-rs"`
-/// (cargo feature `aws-lc-rs`, about twice as fast). Both produce identical signatures.
-#[cfg(feature = "aws-lc-rs")]
-pub const SIGNING_BACKEND: &str = "aws-lc-rs";
+///
+/// ```
+/// assert!(["ring", "aws-lc-rs"].contains(&wechatpay::crypto::signing_backend()));
+/// ```
+pub fn signing_backend() -> &'static str {
+    if cfg!(feature = "aws-lc-rs") {
+        "aws-lc-rs"
+    } else {
+        "ring"
+    }
+}
+
+/// Use [`signing_backend`].
+#[doc(hidden)]
+#[deprecated(note = "use wechatpay::crypto::signing_backend()")]
+pub const SIGNING_BACKEND: &str = if cfg!(feature = "aws-lc-rs") {
+    "aws-lc-rs"
+} else {
+    "ring"
+};
 pub(crate) use keys::rfc3339_china;
 pub use keys::{Certificate, PrivateKey, PublicKey};
-pub(crate) use rsa::random_nonce;

@@ -1,4 +1,4 @@
-//! RSA: PKCS#1 v1.5 SHA-256 signatures, RSA-OAEP (SHA-1, MGF1-SHA1), and the nonce.
+//! RSA: PKCS#1 v1.5 SHA-256 signatures and RSA-OAEP (SHA-1, MGF1-SHA1).
 //!
 //! Signing sits behind one small interface, [`SigningKey`], with two backends: ring (the
 //! default) and aws-lc-rs (cargo feature `aws-lc-rs`, faster RSA). Both produce the same
@@ -8,7 +8,8 @@ use aws_lc_rs::rsa::{
     OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
     OAEP_SHA1_MGF1SHA1,
 };
-use ring::rand::{SecureRandom, SystemRandom};
+#[cfg(not(feature = "aws-lc-rs"))]
+use ring::rand::SystemRandom;
 
 use crate::error::Error;
 
@@ -128,38 +129,4 @@ pub(crate) fn oaep_public(spki: &[u8]) -> Result<OaepPublicEncryptingKey, String
 pub(crate) fn oaep_private(pkcs8: &[u8]) -> Result<OaepPrivateDecryptingKey, String> {
     let key = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|e| e.to_string())?;
     OaepPrivateDecryptingKey::new(key).map_err(|e| e.to_string())
-}
-
-const NONCE_ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// `len` characters of `[0-9A-Za-z]` from the system CSPRNG, without modulo bias
-/// (bytes >= 248 are drawn again).
-pub(crate) fn random_nonce(len: usize) -> Result<String, Error> {
-    let rng = SystemRandom::new();
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 48];
-    while out.len() < len {
-        rng.fill(&mut buf)
-            .map_err(|_| Error::crypto("the system random number generator failed"))?;
-        for b in buf {
-            if b < 248 && out.len() < len {
-                out.push(NONCE_ALPHABET[usize::from(b % 62)] as char);
-            }
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nonces_are_alphanumeric_and_distinct() {
-        let a = random_nonce(32).unwrap();
-        let b = random_nonce(32).unwrap();
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(a, b);
-    }
 }

@@ -1,23 +1,31 @@
-//! Building, signing and sending one request.
+//! Building, signing and sending one request: the middle of the one-way flow
+//! `Chain -> RequestBuilder -> expand -> sign -> transport -> verify -> Response`.
+
+mod encrypt;
+mod headers;
+mod pipeline;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, Method, Request};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::client::Wechatpay;
-use crate::error::{Error, TransportErrorKind};
-use crate::response::Response;
-use crate::sign::Authorization;
-use crate::template::{self, UriTemplate};
+use crate::error::Error;
+use crate::redact;
+use crate::response::{classify, Response};
+use crate::sign::{check_nonce, Authorization};
+use crate::template;
 use crate::transport::RawResponse;
-use crate::verify::{is_unsigned_download, HEADER_SERIAL, HEADER_SIGNATURE};
+use crate::verify::{is_unsigned_download, SERIAL};
+
+pub(crate) use encrypt::json_kind;
+pub(crate) use pipeline::Pipeline;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -42,8 +50,9 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 /// assert!(request.headers()["Authorization"].to_str()?.starts_with("WECHATPAY2-SHA256-RSA2048 mchid="));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "a RequestBuilder does nothing until it is sent (`.send().await` or `.await`) or built"]
 pub struct RequestBuilder {
-    client: Wechatpay,
+    pipeline: Arc<Pipeline>,
     method: Method,
     template: String,
     params: Map<String, Value>,
@@ -65,9 +74,9 @@ pub(crate) struct Signed {
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: Wechatpay, method: Method, template: String) -> RequestBuilder {
+    pub(crate) fn new(pipeline: Arc<Pipeline>, method: Method, template: String) -> RequestBuilder {
         RequestBuilder {
-            client,
+            pipeline,
             method,
             template,
             params: Map::new(),
@@ -153,8 +162,12 @@ impl RequestBuilder {
     }
 
     /// Sets a header, replacing a previous value of the same name (including the defaults
-    /// `Accept`, `Content-Type`, `User-Agent` and `Wechatpay-Serial`). `Authorization` is
-    /// always the one computed by the signer.
+    /// `Accept`, `Content-Type`, `User-Agent` and `Wechatpay-Serial`).
+    ///
+    /// Headers that decide the message's framing or identity are refused, since the bytes
+    /// sent must be the bytes signed: `Authorization`, `Content-Length`,
+    /// `Transfer-Encoding`, `Host`, `Connection`, `Upgrade`, `TE`, `Trailer`, `Expect`,
+    /// `Keep-Alive` and the proxy ones. Values must be printable ASCII.
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;
@@ -165,28 +178,36 @@ impl RequestBuilder {
     ///     .build()?;
     /// assert_eq!(request.headers()["accept-language"], "en");
     ///
-    /// // A bad header is reported by build(), not here.
-    /// let error = wxpay.chain("v3/certificates").get().header("bad name", "x").build().unwrap_err();
-    /// assert!(error.to_string().contains("bad name"));
+    /// // A refused or bad header is reported by build(), not here.
+    /// let error = wxpay.chain("v3/certificates").get().header("Content-Length", "5").build().unwrap_err();
+    /// assert!(error.to_string().contains("Content-Length"));
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
-        let name_text = name.as_ref();
-        match (
-            HeaderName::from_bytes(name_text.as_bytes()),
-            HeaderValue::from_str(value.as_ref()),
-        ) {
-            (Ok(name), Ok(value)) => {
+        match headers::caller_header(name.as_ref(), value.as_ref()) {
+            Ok((name, value)) => {
                 self.headers.insert(name, value);
             }
-            (Err(_), _) => self.fail(Error::request(format!(
-                "`{name_text}` is not a valid header name"
-            ))),
-            (_, Err(_)) => self.fail(Error::request(format!(
-                "the value of header `{name_text}` must be visible ASCII"
-            ))),
+            Err(error) => self.fail(error),
         }
         self
+    }
+
+    /// Checks a header the way [`header`](Self::header) does, without a request: for
+    /// tools that take headers from their users (the `wxpay -H` option).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Request`] naming the header and what is wrong with it.
+    ///
+    /// ```
+    /// use wechatpay::RequestBuilder;
+    ///
+    /// assert!(RequestBuilder::check_header("Accept-Language", "zh-CN").is_ok());
+    /// assert!(RequestBuilder::check_header("Transfer-Encoding", "chunked").is_err());
+    /// ```
+    pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
+        headers::caller_header(name, value).map(|_| ())
     }
 
     /// Sets the JSON body (serialized once, here; the signature covers exactly these bytes).
@@ -208,10 +229,10 @@ impl RequestBuilder {
     pub fn json<B: Serialize>(mut self, body: B) -> Self {
         match serde_json::to_vec(&body) {
             Ok(bytes) => self.body = Some(bytes),
-            Err(e) => self.fail(Error::Request {
-                message: "the body cannot be serialized as JSON".into(),
-                source: Some(Box::new(e)),
-            }),
+            Err(e) => self.fail(Error::request_with(
+                "the body cannot be serialized as JSON",
+                e,
+            )),
         }
         self
     }
@@ -241,14 +262,36 @@ impl RequestBuilder {
     /// assert_eq!(build()?.headers()["authorization"], build()?.headers()["authorization"]);
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
+    ///
+    /// Without it, the timestamp is read from the client's one
+    /// [`clock`](crate::WechatpayBuilder::clock). A timestamp beyond what the platform
+    /// reads (a signed 64-bit number) is reported by `build()`/`send()`.
     pub fn timestamp(mut self, unix_seconds: u64) -> Self {
-        self.timestamp = Some(unix_seconds);
+        match headers::check_timestamp(unix_seconds) {
+            Ok(()) => self.timestamp = Some(unix_seconds),
+            Err(error) => self.fail(error),
+        }
         self
     }
 
     /// Fixes the signature nonce instead of a random one, for snapshots and replays.
+    ///
+    /// The platform takes 1 to 32 visible ASCII characters; a `"` or `,` would change the
+    /// fields of the `Authorization` header, so such a nonce is reported by
+    /// `build()`/`send()` and never signed.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let error = wxpay.chain("v3/certificates").get().nonce("a\",mchid=\"999").build().unwrap_err();
+    /// assert!(error.to_string().contains("nonce"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
-        self.nonce = Some(nonce.into());
+        let nonce = nonce.into();
+        match check_nonce(&nonce) {
+            Ok(()) => self.nonce = Some(nonce),
+            Err(error) => self.fail(error),
+        }
         self
     }
 
@@ -257,7 +300,7 @@ impl RequestBuilder {
     /// naming the key used. Fields are named by JSON Pointer (RFC 6901):
     /// `/contact_info/name`, `/bank_account_info/0/account_number`.
     ///
-    /// The key is [`Wechatpay::encryption_key`]; to pin another trusted key, set
+    /// The key is [`Wechatpay::encryption_key`](crate::Wechatpay::encryption_key); to pin another trusted key, set
     /// `.header("Wechatpay-Serial", id)` and that key encrypts. The body is parsed and
     /// serialized again to do this (object keys come out sorted, as `json!` writes
     /// them); the signature covers the bytes actually sent.
@@ -330,20 +373,29 @@ impl RequestBuilder {
         Ok(signed.request.map(Vec::from))
     }
 
+    /// Expands the template, signs, and assembles the request (the flow's `expand` and
+    /// `sign` stages).
     pub(crate) fn sign(self) -> Result<Signed, Error> {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let inner = &self.client.inner;
-        let template = UriTemplate::parse(&self.template)?;
+        let pipeline = &*self.pipeline;
+        let template = pipeline.template(&self.template)?;
         let mut path = template.expand_path(&self.params)?;
         append_query(&mut path, &self.query);
-        let target = format!("{}{path}", inner.base.path);
-        let uri = format!("{}{target}", inner.base.origin);
+        let target = format!("{}{path}", pipeline.base.path);
+        let uri = format!("{}{target}", pipeline.base.origin);
 
         let timestamp = match self.timestamp {
             Some(t) => t,
-            None => unix_now()?,
+            None => {
+                let now = pipeline.clock().unix_seconds();
+                u64::try_from(now).map_err(|_| {
+                    Error::request(format!(
+                        "the clock reads {now}, before 1970: a request cannot be signed"
+                    ))
+                })?
+            }
         };
         let nonce = match self.nonce {
             Some(n) => n,
@@ -352,14 +404,15 @@ impl RequestBuilder {
         let mut body = self.body.unwrap_or_default();
         let mut encrypted_with = None;
         if !self.encrypt.is_empty() {
-            let (id, encrypted) = encrypt_body(&self.client, &self.headers, &body, &self.encrypt)?;
+            let (id, encrypted) =
+                encrypt::encrypt_body(pipeline, &self.headers, &body, &self.encrypt)?;
             body = encrypted;
             encrypted_with = Some(id);
         }
         let auth = Authorization::sign(
-            &inner.mchid,
-            &inner.serial,
-            &inner.key,
+            &pipeline.mchid,
+            &pipeline.serial,
+            &pipeline.key,
             self.method.as_str(),
             &target,
             timestamp,
@@ -372,34 +425,32 @@ impl RequestBuilder {
         if !body.is_empty() {
             headers.insert(CONTENT_TYPE, APPLICATION_JSON);
         }
-        headers.insert(USER_AGENT, inner.user_agent.clone());
-        if let Some(id) = &inner.public_key_id {
+        headers.insert(USER_AGENT, pipeline.user_agent.clone());
+        if let Some(id) = &pipeline.public_key_id {
             if let Ok(value) = HeaderValue::from_str(id) {
-                headers.insert(HEADER_SERIAL, value);
+                headers.insert(&SERIAL, value);
             }
         }
         if let Some(id) = encrypted_with {
             let value = HeaderValue::from_str(&id)
                 .map_err(|_| Error::request("the platform key id is not visible ASCII"))?;
-            headers.insert(HEADER_SERIAL, value);
+            headers.insert(&SERIAL, value);
         }
+        // The caller's headers were checked by `header()`: none of them decides framing.
         for (name, value) in self.headers {
             if let Some(name) = name {
                 headers.insert(name, value);
             }
         }
         let authorization = HeaderValue::from_str(&auth.to_header_value())
-            .map_err(|_| Error::request("the merchant id or serial is not visible ASCII"))?;
+            .map_err(|_| Error::request("the Authorization header is not visible ASCII"))?;
         headers.insert(AUTHORIZATION, authorization);
 
         let mut request = Request::builder()
             .method(self.method)
             .uri(&uri)
             .body(Bytes::from(body))
-            .map_err(|e| Error::Request {
-                message: format!("`{uri}` is not a valid request URI"),
-                source: Some(Box::new(e)),
-            })?;
+            .map_err(|e| Error::request_with(format!("`{uri}` is not a valid request URI"), e))?;
         *request.headers_mut() = headers;
         Ok(Signed { request, path })
     }
@@ -421,158 +472,21 @@ impl RequestBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
-        let client = self.client.clone();
-        crate::certificates::ensure_refresher(&client);
+        let pipeline = Arc::clone(&self.pipeline);
         let (raw, path) = self.send_raw().await?;
-        finish(&client, &path, raw)
+        classify(raw, &pipeline.verifier, is_unsigned_download(&path))
     }
 
-    /// Signs and sends (with the backup-host retry) and returns the answer unverified,
-    /// with the path it was signed for. Callers verify it themselves.
+    /// Signs and sends, and returns the answer unverified with the path it was signed
+    /// for: for callers that verify in their own way (the certificate download).
     pub(crate) async fn send_raw(self) -> Result<(RawResponse, String), Error> {
-        let client = self.client.clone();
-        let _slot = client.inner.transport.slot().await;
-        // RSA off the executor threads (see `sign::off_executor`).
-        let signed = crate::sign::off_executor(move || self.sign()).await??;
-        let raw = match client.inner.transport.send(signed.request.clone()).await {
-            Err(e) if e.is_connect() => match client.inner.backup.as_deref() {
-                // The signature covers the path, not the host: the same request may go
-                // to the backup host, and only if it never reached the first one.
-                Some(backup) => {
-                    let retry = redirect(&signed.request, &client.inner.base.origin, backup)?;
-                    log::warn!("wechatpay: {e}; retrying once on {backup}");
-                    client.inner.transport.send(retry).await?
-                }
-                None => return Err(e),
-            },
-            other => other?,
-        };
+        let pipeline = Arc::clone(&self.pipeline);
+        let _slot = pipeline.transport.slot().await;
+        // RSA off the executor threads (see `crypto::off_executor`).
+        let signed = crate::crypto::off_executor(move || self.sign()).await??;
+        let raw = pipeline.transport.send(signed.request).await?;
         Ok((raw, signed.path))
     }
-}
-
-/// Encrypts the fields `pointers` name in a JSON `body` with the pinned
-/// (`Wechatpay-Serial` set by the caller) or default platform key; returns the key's id
-/// and the new body.
-fn encrypt_body(
-    client: &Wechatpay,
-    headers: &HeaderMap,
-    body: &[u8],
-    pointers: &[String],
-) -> Result<(String, Vec<u8>), Error> {
-    let (id, key) = match headers.get(HEADER_SERIAL) {
-        Some(pinned) => {
-            let id = pinned.to_str().unwrap_or_default();
-            let key = client.inner.verifier.key(id).ok_or_else(|| {
-                Error::request(format!(
-                    "encrypt_fields: `Wechatpay-Serial: {id}` names no trusted platform key \
-                     (trusted: {})",
-                    client.inner.verifier.ids().join(", ")
-                ))
-            })?;
-            (id.to_owned(), key)
-        }
-        None => client.encryption_key()?,
-    };
-    let mut json: Value = serde_json::from_slice(body).map_err(|e| Error::Request {
-        message: "encrypt_fields needs a JSON body".into(),
-        source: Some(Box::new(e)),
-    })?;
-    for pointer in pointers {
-        match json.pointer_mut(pointer) {
-            Some(Value::String(text)) => {
-                *text = key
-                    .encrypt(text)
-                    .map_err(|e| e.context(format_args!("encrypt_fields `{pointer}`")))?
-            }
-            found => {
-                return Err(Error::request(format!(
-                    "encrypt_fields: `{pointer}` does not name a string of the body ({})",
-                    found.map_or_else(
-                        || "nothing is there".to_owned(),
-                        |v| format!("it is {}", json_kind(v))
-                    )
-                )))
-            }
-        }
-    }
-    let body = serde_json::to_vec(&json).map_err(|e| Error::Request {
-        message: "the body cannot be serialized as JSON".into(),
-        source: Some(Box::new(e)),
-    })?;
-    Ok((id, body))
-}
-
-/// Verifies and classifies a raw answer.
-pub(crate) fn finish(client: &Wechatpay, path: &str, raw: RawResponse) -> Result<Response, Error> {
-    let RawResponse {
-        status,
-        headers,
-        body,
-    } = raw;
-    let signed = headers.contains_key(HEADER_SIGNATURE);
-    let must_verify = status.is_success() && !is_unsigned_download(path);
-    let response = Response::new(status, headers, body);
-    if signed || must_verify {
-        if let Err(failure) = client
-            .inner
-            .verifier
-            .verify(response.headers(), response.bytes())
-        {
-            return Err(Error::Verification {
-                failure,
-                response: Some(Box::new(response)),
-            });
-        }
-    }
-    if status.is_success() {
-        Ok(response)
-    } else {
-        Err(api_error(response))
-    }
-}
-
-/// `{code, message, detail}` of a non-2xx answer, whatever shape its body has.
-fn api_error(response: Response) -> Error {
-    let parsed: Option<Map<String, Value>> = serde_json::from_slice(response.bytes()).ok();
-    let field = |name: &str| {
-        parsed
-            .as_ref()
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let code = field("code");
-    let mut message = field("message");
-    if message.is_empty() && parsed.is_none() {
-        message = String::from_utf8_lossy(&response.bytes()[..response.bytes().len().min(200)])
-            .into_owned();
-    }
-    let detail = parsed.as_ref().and_then(|m| m.get("detail")).cloned();
-    Error::Api {
-        status: response.status(),
-        code,
-        message,
-        detail,
-        request_id: response.request_id().map(str::to_owned),
-        response: Box::new(response),
-    }
-}
-
-fn redirect(request: &Request<Bytes>, from: &str, to: &str) -> Result<Request<Bytes>, Error> {
-    let uri = request.uri().to_string();
-    let uri = uri.replacen(from, to, 1);
-    let mut retry = Request::builder()
-        .method(request.method().clone())
-        .uri(&uri)
-        .body(request.body().clone())
-        .map_err(|e| Error::Transport {
-            kind: TransportErrorKind::Connect,
-            source: Some(Box::new(e)),
-        })?;
-    *retry.headers_mut() = request.headers().clone();
-    Ok(retry)
 }
 
 impl IntoFuture for RequestBuilder {
@@ -586,12 +500,19 @@ impl IntoFuture for RequestBuilder {
 }
 
 impl fmt::Debug for RequestBuilder {
+    /// Method, template, the names (not values) of placeholders and query fields, the
+    /// body's length and prefix, and any error waiting for `build()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestBuilder")
             .field("method", &self.method)
             .field("template", &self.template)
-            .field("params", &self.params)
-            .field("query", &self.query)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .field(
+                "query",
+                &self.query.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("headers", &redact::Headers(&self.headers))
+            .field("body", &self.body.as_deref().map(redact::Body))
             .field("encrypt_fields", &self.encrypt)
             .field("error", &self.error)
             .finish_non_exhaustive()
@@ -609,23 +530,5 @@ fn append_query(path: &mut String, query: &[(String, String)]) {
         template::encode_unreserved(path, name);
         path.push('=');
         template::encode_unreserved(path, value);
-    }
-}
-
-fn unix_now() -> Result<u64, Error> {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .map_err(|_| Error::config("the system clock is before 1970"))
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -52,6 +52,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::client::{Wechatpay, WechatpayBuilder};
+use crate::clock::Clock;
 use crate::crypto::{Certificate, PrivateKey, PublicKey};
 use crate::error::Error;
 
@@ -88,6 +89,25 @@ pub const APIV3_KEY: &str = "wechatpay-rust-sandbox-APIv3-key";
 /// Only if the embedded keys failed to parse, which the test suite rules out.
 pub fn offline_client() -> Result<Wechatpay, Error> {
     credentials()?.build()
+}
+
+/// The builder behind [`offline_client`], to adjust (a fixed clock, a public key id, ...)
+/// before building.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+///
+/// let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_554_208_460);
+/// let wxpay = wechatpay::sandbox::offline_client_builder()?.clock(wechatpay::Clock::fixed(then)).build()?;
+/// assert_eq!(wxpay.clock().now(), then);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Only if the embedded keys failed to parse, which the test suite rules out.
+pub fn offline_client_builder() -> Result<WechatpayBuilder, Error> {
+    credentials()
 }
 
 /// The sandbox's keys, parsed once for the whole process (every sandbox, every
@@ -166,8 +186,9 @@ pub enum Fault {
     },
 }
 
-/// A request the sandbox received (after its authorization check).
-#[derive(Debug, Clone)]
+/// A request the sandbox received (after its authorization check). Its `Debug` hides the
+/// `Authorization` value and shows the body's length and a prefix.
+#[derive(Clone)]
 pub struct RecordedRequest {
     /// The method.
     pub method: Method,
@@ -179,8 +200,22 @@ pub struct RecordedRequest {
     pub body: Vec<u8>,
 }
 
+impl fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("headers", &crate::redact::Headers(&self.headers))
+            .field("body", &crate::redact::Body(&self.body))
+            .finish()
+    }
+}
+
 /// Keys and behaviour shared by the server tasks and the [`Sandbox`] handle.
 pub(crate) struct State {
+    /// The platform's clock (the system clock): what request timestamps are checked
+    /// against and answers are signed at.
+    pub(crate) clock: Clock,
     pub(crate) merchant_id: String,
     pub(crate) merchant_serial: String,
     pub(crate) keys: &'static TestKeys,
@@ -245,6 +280,7 @@ impl Sandbox {
     /// ```
     pub async fn start_on(port: u16) -> Result<Sandbox, Error> {
         let state = Arc::new(State {
+            clock: Clock::system(),
             merchant_id: MERCHANT_ID.to_owned(),
             merchant_serial: MERCHANT_SERIAL.to_owned(),
             keys: test_keys()?,

@@ -1,5 +1,6 @@
 //! Callback notifications made like the platform makes them, to test handlers.
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -9,10 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Fault, APIV3_KEY, PLATFORM_SERIAL, PUBLIC_KEY_ID};
-use crate::crypto::{random_nonce, rfc3339_china, Apiv3Key};
+use crate::clock::unix_seconds;
+use crate::crypto::{random_nonce, rfc3339_china, Apiv3Key, AEAD_AES_256_GCM};
 use crate::error::Error;
 use crate::transport::{is_loopback, Timeouts, Transport};
-use crate::verify::unix_seconds;
 
 /// How long [`SignedNotification::send`] waits for the handler's whole answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,6 +72,7 @@ pub fn notification(
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a NotificationBuilder does nothing until .build()"]
 pub struct NotificationBuilder {
     event_type: String,
     resource: Result<Value, String>,
@@ -137,7 +139,9 @@ impl NotificationBuilder {
     }
 
     /// Signs at this time (`Wechatpay-Timestamp`, `create_time`) instead of now, e.g. to
-    /// match a client with a fixed [`clock`](crate::WechatpayBuilder::clock).
+    /// match a client with a fixed [`clock`](crate::WechatpayBuilder::clock). A time that
+    /// cannot be written as the platform writes times (years 1970 to 9999) is reported by
+    /// [`build`](Self::build).
     pub fn at(mut self, time: SystemTime) -> Self {
         self.at = Some(time);
         self
@@ -172,8 +176,9 @@ impl NotificationBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Request`] if the resource does not serialize; [`Error::Config`] for an
-    /// APIv3 key that is not 32 bytes.
+    /// [`Error::Request`] if the resource does not serialize, or the time (with any
+    /// `SkewClock` faults) cannot be represented; [`Error::Config`] for an APIv3 key that is
+    /// not 32 bytes.
     pub fn build(self) -> Result<SignedNotification, Error> {
         let resource = self.resource.map_err(|reason| {
             Error::request(format!(
@@ -207,15 +212,30 @@ impl NotificationBuilder {
             Some(id) => id,
             None => format!("EV-{}", random_nonce(20)?),
         };
+        let create_time = rfc3339_china(at).ok_or_else(|| {
+            Error::request(
+                "the notification time cannot be written as an RFC 3339 create_time \
+                 (years 1970 to 9999): choose another time with .at(…)",
+            )
+        })?;
+        // Checked, not saturated: a notification must say the time it claims.
+        let signed_at = super::server::skew(&self.faults)
+            .and_then(|skew| unix_seconds(at).checked_add(skew))
+            .ok_or_else(|| {
+                Error::request(
+                    "the notification time moved by the SkewClock faults does not fit in \
+                     Unix seconds (a signed 64-bit number)",
+                )
+            })?;
         let envelope = Envelope {
             id: &id,
-            create_time: rfc3339_china(at),
+            create_time,
             resource_type: &self.resource_type,
             event_type: &self.event_type,
             summary: &summary,
             resource: SealedResource {
                 original_type: self.original_type.unwrap_or(kind),
-                algorithm: crate::certificates::AEAD_AES_256_GCM,
+                algorithm: AEAD_AES_256_GCM,
                 ciphertext,
                 associated_data,
                 nonce: aead_nonce,
@@ -240,13 +260,15 @@ impl NotificationBuilder {
                 Some(nonce) => nonce,
                 None => random_nonce(32)?,
             };
+            // The skew is applied once, here; the faults passed on only tamper.
+            let tampering: Vec<Fault> = self
+                .faults
+                .iter()
+                .filter(|f| !matches!(f, Fault::SkewClock(_)))
+                .cloned()
+                .collect();
             let signed = super::server::sign_platform(
-                signer,
-                serial,
-                unix_seconds(at),
-                nonce,
-                &mut body,
-                &self.faults,
+                signer, serial, signed_at, nonce, &mut body, &tampering,
             );
             for (name, value) in signed {
                 headers.insert(name, value);
@@ -285,14 +307,23 @@ struct SealedResource {
 }
 
 /// A notification ready to deliver: the headers and the exact body bytes the platform
-/// would POST.
-#[derive(Debug, Clone)]
+/// would POST. Its `Debug` hides the signature and shows a prefix of the body.
+#[derive(Clone)]
 pub struct SignedNotification {
     /// `Content-Type`, `Wechatpay-Timestamp`, `-Nonce`, `-Signature`, `-Serial`,
     /// `-Signature-Type`.
     pub headers: HeaderMap,
     /// The JSON envelope, exactly as signed.
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for SignedNotification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedNotification")
+            .field("headers", &crate::redact::Headers(&self.headers))
+            .field("body", &crate::redact::Body(&self.body))
+            .finish()
+    }
 }
 
 impl SignedNotification {

@@ -4,10 +4,9 @@ use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -22,10 +21,7 @@ use super::{Fault, RecordedRequest, State, RECORD_LIMIT};
 use crate::crypto::random_nonce;
 use crate::error::{Error, TransportErrorKind};
 use crate::sign::Authorization;
-use crate::verify::{
-    unix_seconds, DEFAULT_TOLERANCE, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, PROBE_PREFIX,
-};
+use crate::verify::{DEFAULT_TOLERANCE, NONCE, PROBE_PREFIX, SERIAL, SIGNATURE, TIMESTAMP};
 
 /// Largest request body the sandbox reads (the platform's own limits are smaller).
 const MAX_REQUEST_BODY: usize = 4 << 20;
@@ -36,14 +32,17 @@ pub(crate) async fn serve(
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
-        .map_err(|e| Error::Config {
-            message: format!(
+        .map_err(|e| {
+            Error::config(format!(
                 "the sandbox cannot listen on 127.0.0.1:{port} ({e}); pick another port, or 0 for any free one"
-            ),
+            ))
         })?;
-    let addr = listener.local_addr().map_err(|e| Error::Transport {
-        kind: TransportErrorKind::Io,
-        source: Some(Box::new(e)),
+    let addr = listener.local_addr().map_err(|e| {
+        Error::transport(
+            TransportErrorKind::Io,
+            Some(format!("127.0.0.1:{port}")),
+            Some(Box::new(e)),
+        )
     })?;
     let server = tokio::spawn(async move {
         // Connection tasks live in this set, so aborting the server aborts them too.
@@ -84,7 +83,7 @@ async fn handle(
     // The platform signs with the public-key-id key when the request names it.
     let use_pubkey = parts
         .headers
-        .get(HEADER_SERIAL)
+        .get(&SERIAL)
         .is_some_and(|v| v.as_bytes() == state.pubkey_id.as_bytes());
 
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
@@ -188,7 +187,7 @@ fn check_authorization(
             auth.serial_no, state.merchant_serial
         ));
     }
-    let now = unix_seconds(SystemTime::now());
+    let now = state.clock.unix_seconds();
     let signed_at = i64::try_from(auth.timestamp).unwrap_or(i64::MAX);
     if now.abs_diff(signed_at) > DEFAULT_TOLERANCE.as_secs() {
         return Err(format!(
@@ -267,7 +266,7 @@ fn sign_answer(
         } else {
             (&state.keys.platform, state.platform_serial.as_str())
         };
-        let now = unix_seconds(SystemTime::now());
+        let now = state.clock.unix_seconds();
         for (name, value) in signature_headers(state, key, serial, now, &mut body, faults) {
             headers.insert(name, value);
         }
@@ -286,7 +285,7 @@ pub(crate) struct CachedSignature {
     now: i64,
     serial: String,
     body: Vec<u8>,
-    headers: Vec<(&'static str, HeaderValue)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// [`sign_platform`] with a fresh nonce, or, when signature reuse is on and nothing is
@@ -298,7 +297,7 @@ fn signature_headers(
     now: i64,
     body: &mut [u8],
     faults: &[Fault],
-) -> Vec<(&'static str, HeaderValue)> {
+) -> Vec<(HeaderName, HeaderValue)> {
     let reuse = faults.is_empty() && state.reuse_signatures.load(Ordering::Relaxed);
     if reuse {
         let cache = state
@@ -328,10 +327,19 @@ fn signature_headers(
     headers
 }
 
+/// The total of the `SkewClock` faults in seconds, `None` if it does not fit an `i64`.
+pub(crate) fn skew(faults: &[Fault]) -> Option<i64> {
+    faults.iter().try_fold(0i64, |total, fault| match fault {
+        Fault::SkewClock(s) => total.checked_add(*s),
+        _ => Some(total),
+    })
+}
+
 /// The platform's signature headers for `body` (answers and notifications alike), with
-/// the signing faults applied: `SkewClock` moves `now`, `TamperBody` alters `body` (or
-/// the nonce of an empty one) after signing, `TamperSignature`, `ProbeSignature` and
-/// `WrongSerial` alter the headers. `Unsigned` and `DropHeader` are the caller's.
+/// the signing faults applied: `SkewClock` moves `now` (saturating at the ends of `i64`:
+/// the sandbox never panics on a fault), `TamperBody` alters `body` (or the nonce of an
+/// empty one) after signing, `TamperSignature`, `ProbeSignature` and `WrongSerial` alter
+/// the headers. `Unsigned` and `DropHeader` are the caller's.
 pub(crate) fn sign_platform(
     key: &crate::crypto::PrivateKey,
     serial: &str,
@@ -339,15 +347,19 @@ pub(crate) fn sign_platform(
     mut nonce: String,
     body: &mut [u8],
     faults: &[Fault],
-) -> Vec<(&'static str, HeaderValue)> {
-    let skew: i64 = faults
-        .iter()
-        .map(|f| match f {
-            Fault::SkewClock(s) => *s,
-            _ => 0,
-        })
-        .sum();
-    let timestamp = (now + skew).to_string();
+) -> Vec<(HeaderName, HeaderValue)> {
+    let skew = skew(faults).unwrap_or_else(|| {
+        // Only an overflowing sum of skews gets here; its sign says which end to saturate.
+        let positive = faults
+            .iter()
+            .any(|f| matches!(f, Fault::SkewClock(s) if *s > 0));
+        if positive {
+            i64::MAX
+        } else {
+            i64::MIN
+        }
+    });
+    let timestamp = now.saturating_add(skew).to_string();
     let mut message = crate::verify::message(&timestamp, &nonce, body);
     if faults.contains(&Fault::TamperSignature) {
         message.push(b'!');
@@ -371,12 +383,12 @@ pub(crate) fn sign_platform(
         })
         .unwrap_or(serial);
     [
-        (HEADER_TIMESTAMP, timestamp.as_str()),
-        (HEADER_NONCE, nonce.as_str()),
-        (HEADER_SIGNATURE, signature.as_str()),
-        (HEADER_SERIAL, serial),
+        (&TIMESTAMP, timestamp.as_str()),
+        (&NONCE, nonce.as_str()),
+        (&SIGNATURE, signature.as_str()),
+        (&SERIAL, serial),
     ]
     .into_iter()
-    .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name, v)))
+    .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name.clone(), v)))
     .collect()
 }

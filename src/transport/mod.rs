@@ -4,18 +4,26 @@
 //! elsewhere in the build enabling aws-lc-rs cannot make rustls pick a provider at random)
 //! and the Mozilla roots from webpki-roots. HTTP/1.1 and HTTP/2 are negotiated by ALPN.
 //! Plain `http://` is accepted by the builder for loopback addresses only.
+//!
+//! Failover lives here too: a request to the primary host that cannot connect is sent once
+//! more to the backup host ([`hosts`]), inside the same total timeout.
+
+mod hosts;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode, Uri};
+use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Instant;
 
 use crate::error::{BoxError, Error, TransportErrorKind};
+
+pub(crate) use hosts::{host_port_of, is_loopback, BaseUrl, Origin};
 
 /// Time limits of one request, as plain data.
 ///
@@ -65,6 +73,8 @@ pub(crate) struct Transport {
     /// Bounds requests in flight, hence sockets: HTTP/1 needs one per concurrent request,
     /// and 10,000 requests issued at once would otherwise exhaust file descriptors.
     in_flight: tokio::sync::Semaphore,
+    /// The primary host and where its requests go when it cannot be connected to.
+    failover: Option<(Origin, Origin)>,
 }
 
 impl Transport {
@@ -79,22 +89,31 @@ impl Transport {
         http.set_connect_timeout(Some(timeouts.connect));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| Error::Config {
-                message: format!("cannot set up TLS: {e}"),
-            })?
+            .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?
             .https_or_http()
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
+        // The timer lets the pool reap idle connections in the background, not only when
+        // the next request happens to look at them.
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
             .build(https);
         Ok(Transport {
             client,
             timeouts,
             max_response_size,
             in_flight: tokio::sync::Semaphore::new(max_in_flight.max(1)),
+            failover: None,
         })
+    }
+
+    /// Sends requests to `primary` that cannot connect to `backup` instead, once.
+    pub(crate) fn with_failover(mut self, primary: Origin, backup: Origin) -> Transport {
+        self.failover = Some((primary, backup));
+        self
     }
 
     /// Waits for a slot among the requests in flight. Taken before signing, so a request
@@ -108,26 +127,62 @@ impl Transport {
         self.timeouts
     }
 
-    /// Sends one request and reads the whole body, all within the total timeout.
+    /// Sends one request and reads the whole body, failing over to the backup host if the
+    /// primary cannot be connected to, all within the total timeout.
     pub(crate) async fn send(&self, request: Request<Bytes>) -> Result<RawResponse, Error> {
-        let total = self.timeouts.total;
-        match tokio::time::timeout(total, self.exchange(request)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Transport {
-                kind: TransportErrorKind::Timeout { after: total },
-                source: None,
-            }),
+        let deadline = Instant::now() + self.timeouts.total;
+        let backup = match &self.failover {
+            Some((primary, backup)) if primary.serves(request.uri()) => Some(backup),
+            _ => None,
+        };
+        let Some(backup) = backup else {
+            return self.attempt(request, deadline).await;
+        };
+        let retry = backup.retarget(&request)?;
+        match self.attempt(request, deadline).await {
+            // The request never reached the primary, so sending it again cannot act twice.
+            Err(e) if e.is_connect() => {
+                log::warn!("wechatpay: {e}; sending the request to {backup} instead");
+                self.attempt(retry, deadline).await
+            }
+            other => other,
         }
     }
 
-    async fn exchange(&self, request: Request<Bytes>) -> Result<RawResponse, Error> {
+    /// One exchange with one host, until `deadline`.
+    async fn attempt(
+        &self,
+        request: Request<Bytes>,
+        deadline: Instant,
+    ) -> Result<RawResponse, Error> {
+        let host = host_port_of(request.uri());
+        match tokio::time::timeout_at(deadline, self.exchange(request, &host)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::transport(
+                TransportErrorKind::Timeout {
+                    after: self.timeouts.total,
+                },
+                Some(host),
+                None,
+            )),
+        }
+    }
+
+    async fn exchange(&self, request: Request<Bytes>, host: &str) -> Result<RawResponse, Error> {
         let request = request.map(Full::new);
-        let response = self.client.request(request).await.map_err(classify)?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| classify(e, host))?;
         let (parts, mut body) = response.into_parts();
         let limit = self.max_response_size;
-        let too_large = || Error::Transport {
-            kind: TransportErrorKind::BodyTooLarge { limit },
-            source: None,
+        let too_large = || {
+            Error::transport(
+                TransportErrorKind::BodyTooLarge { limit },
+                Some(host.to_owned()),
+                None,
+            )
         };
         // A declared length over the limit is refused before reading a byte of it.
         let declared = parts
@@ -140,9 +195,12 @@ impl Transport {
         }
         let mut buf = Vec::with_capacity(declared.map_or(0, |len| len as usize));
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| Error::Transport {
-                kind: TransportErrorKind::Io,
-                source: Some(Box::new(e)),
+            let frame = frame.map_err(|e| {
+                Error::transport(
+                    TransportErrorKind::Io,
+                    Some(host.to_owned()),
+                    Some(Box::new(e)),
+                )
             })?;
             if let Ok(data) = frame.into_data() {
                 if buf.len() + data.len() > limit {
@@ -160,7 +218,7 @@ impl Transport {
 }
 
 /// Sorts a hyper-util error into connect / TLS / in-flight I/O, keeping it as the source.
-fn classify(error: hyper_util::client::legacy::Error) -> Error {
+fn classify(error: hyper_util::client::legacy::Error, host: &str) -> Error {
     let kind = if error.is_connect() {
         if has_source::<rustls::Error>(&error) {
             TransportErrorKind::Tls
@@ -170,10 +228,11 @@ fn classify(error: hyper_util::client::legacy::Error) -> Error {
     } else {
         TransportErrorKind::Io
     };
-    Error::Transport {
+    Error::transport(
         kind,
-        source: Some(Box::new(error) as BoxError),
-    }
+        Some(host.to_owned()),
+        Some(Box::new(error) as BoxError),
+    )
 }
 
 fn has_source<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -195,85 +254,4 @@ fn has_source<T: std::error::Error + 'static>(error: &(dyn std::error::Error + '
         };
     }
     false
-}
-
-/// The origin and base path of the API, e.g. `https://api.mch.weixin.qq.com` + `/`, or
-/// `https://apihk.mch.weixin.qq.com` + `/hk/`... whatever path the base URL has is kept,
-/// and signed, as part of every target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BaseUrl {
-    /// `scheme://authority`, no trailing slash.
-    pub(crate) origin: String,
-    /// Starts and ends with `/`.
-    pub(crate) path: String,
-}
-
-impl BaseUrl {
-    pub(crate) fn parse(url: &str) -> Result<BaseUrl, Error> {
-        let bad = |why: &str| Error::config(format!("base URL `{url}` {why}"));
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| bad("is not a URL (expected e.g. https://api.mch.weixin.qq.com/)"))?;
-        let scheme = uri
-            .scheme_str()
-            .ok_or_else(|| bad("has no scheme (expected https://…)"))?;
-        let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
-        match scheme {
-            "https" => {}
-            "http" if is_loopback(authority.host()) => {}
-            "http" => {
-                return Err(bad(
-                    "uses plain http:// to a non-loopback host; WeChat Pay requires https://",
-                ))
-            }
-            other => return Err(bad(&format!("has scheme `{other}`; expected https"))),
-        }
-        if uri.query().is_some() {
-            return Err(bad("has a query; give only scheme, host and base path"));
-        }
-        let mut path = uri.path().to_owned();
-        if !path.ends_with('/') {
-            path.push('/');
-        }
-        Ok(BaseUrl {
-            origin: format!("{scheme}://{authority}"),
-            path,
-        })
-    }
-}
-
-impl std::fmt::Display for BaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", self.origin, self.path)
-    }
-}
-
-/// `localhost` or a loopback IP address (brackets of an IPv6 literal allowed).
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_urls_keep_their_path_and_refuse_plain_http_off_loopback() {
-        let base = BaseUrl::parse("https://api.mch.weixin.qq.com").unwrap();
-        assert_eq!(base.origin, "https://api.mch.weixin.qq.com");
-        assert_eq!(base.path, "/");
-        let hk = BaseUrl::parse("https://apihk.mch.weixin.qq.com/hk").unwrap();
-        assert_eq!(hk.path, "/hk/");
-        assert!(BaseUrl::parse("http://127.0.0.1:8080/").is_ok());
-        assert!(BaseUrl::parse("http://[::1]:8080/").is_ok());
-        assert!(BaseUrl::parse("http://localhost/").is_ok());
-        assert!(BaseUrl::parse("http://api.mch.weixin.qq.com/").is_err());
-        assert!(BaseUrl::parse("ftp://x/").is_err());
-        assert!(BaseUrl::parse("not a url").is_err());
-        assert!(BaseUrl::parse("https://x/?a=b").is_err());
-    }
 }

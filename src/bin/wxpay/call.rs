@@ -209,7 +209,7 @@ fn print_answer(response: &Response, show: Show) -> Result<(), Failure> {
 /// never holds an answer that is not a verified success.
 fn show_failed_answer(error: &Error, show: Show) {
     let (label, response) = match error {
-        Error::Api { response, .. } => ("the error answer", response.as_ref()),
+        Error::Api(api) => ("the error answer", &api.response),
         Error::Verification {
             response: Some(response),
             ..

@@ -304,20 +304,24 @@ fn parse_pair(text: &str) -> Result<Pair, String> {
     }
 }
 
-/// Parses `Name: value`, checking the name is a valid header name.
+/// Parses `Name: value` and applies the library's rules for caller headers (a valid name,
+/// printable ASCII, none of the headers that decide framing or identity), so a bad `-H`
+/// is a usage error before anything is signed.
 fn parse_header(text: &str) -> Result<Pair, String> {
     let Some((name, value)) = text.split_once(':') else {
         return Err(format!("`{text}` has no `:`; write 'Name: value'"));
     };
     let name = name.trim();
+    let value = value.trim();
     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(format!(
             "`{name}` is not a header name; write 'Name: value'"
         ));
     }
+    wechatpay::RequestBuilder::check_header(name, value).map_err(|e| e.to_string())?;
     Ok(Pair {
         name: name.to_owned(),
-        value: value.trim().to_owned(),
+        value: value.to_owned(),
     })
 }
 
@@ -389,6 +393,12 @@ mod tests {
         assert!(parse_header("X Foo: 1")
             .unwrap_err()
             .contains("not a header name"));
+        for refused in ["Content-Length: 5", "Host: x", "transfer-encoding: chunked"] {
+            assert!(parse_header(refused).unwrap_err().contains("cannot be set"));
+        }
+        assert!(parse_header("X-Note: caf\u{e9}")
+            .unwrap_err()
+            .contains("non-ASCII"));
     }
 
     #[test]

@@ -92,21 +92,14 @@ impl From<Error> for Failure {
             Error::Template { .. } | Error::Request { .. } => Failure::usage(with_sources(&error)),
             Error::Config { .. } | Error::Key { .. } => Failure::config(with_sources(&error)),
             Error::Transport { .. } => Failure::new(Exit::Transport, with_sources(&error)),
-            Error::Api {
-                status,
-                code,
-                message,
-                detail,
-                request_id,
-                ..
-            } => Failure::new(
+            Error::Api(api) => Failure::new(
                 Exit::Api,
                 api_message(
-                    status.as_u16(),
-                    code,
-                    message,
-                    detail.as_ref(),
-                    request_id.as_deref(),
+                    api.status.as_u16(),
+                    api.code.as_deref().unwrap_or_default(),
+                    &api.message,
+                    api.detail.as_ref(),
+                    api.request_id.as_deref(),
                 ),
             ),
             Error::Verification { failure, response } => {

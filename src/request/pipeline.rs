@@ -1,0 +1,87 @@
+//! What every request of one client passes through: its signer, base URL, transport,
+//! verifier and clock. Built once by the client builder and shared (`Arc`) by the client,
+//! its chains and its requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use http::HeaderValue;
+
+use crate::clock::Clock;
+use crate::crypto::{PrivateKey, PublicKey};
+use crate::error::Error;
+use crate::template::UriTemplate;
+use crate::transport::{BaseUrl, Transport};
+use crate::verify::Verifier;
+
+/// How many distinct templates a client keeps parsed. Real code names at most a few hundred
+/// endpoints; past the cap, new templates are parsed per request instead of cached.
+const TEMPLATE_CACHE: usize = 1024;
+
+pub(crate) struct Pipeline {
+    pub(crate) mchid: String,
+    /// The merchant certificate serial requests are signed under.
+    pub(crate) serial: String,
+    pub(crate) key: PrivateKey,
+    /// The trust store, with the client's one clock.
+    pub(crate) verifier: Verifier,
+    /// Sent as `Wechatpay-Serial` on every request, so the platform signs with that key.
+    pub(crate) public_key_id: Option<String>,
+    pub(crate) base: BaseUrl,
+    pub(crate) transport: Transport,
+    pub(crate) user_agent: HeaderValue,
+    templates: RwLock<HashMap<Box<str>, Arc<UriTemplate>>>,
+}
+
+impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        mchid: String,
+        serial: String,
+        key: PrivateKey,
+        verifier: Verifier,
+        public_key_id: Option<String>,
+        base: BaseUrl,
+        transport: Transport,
+        user_agent: HeaderValue,
+    ) -> Pipeline {
+        Pipeline {
+            mchid,
+            serial,
+            key,
+            verifier,
+            public_key_id,
+            base,
+            transport,
+            user_agent,
+            templates: RwLock::default(),
+        }
+    }
+
+    /// The client's one clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        self.verifier.clock()
+    }
+
+    /// The parsed template for `text`, parsed once per client and kept.
+    pub(crate) fn template(&self, text: &str) -> Result<Arc<UriTemplate>, Error> {
+        // A poisoned lock still holds a consistent map: every write is one insert.
+        let cache = self.templates.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(template) = cache.get(text) {
+            return Ok(Arc::clone(template));
+        }
+        drop(cache);
+        let template = Arc::new(UriTemplate::parse(text)?);
+        let mut cache = self.templates.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < TEMPLATE_CACHE {
+            cache.insert(text.into(), Arc::clone(&template));
+        }
+        Ok(template)
+    }
+
+    /// The platform key that encrypts sensitive fields (see
+    /// [`Wechatpay::encryption_key`](crate::Wechatpay::encryption_key)).
+    pub(crate) fn encryption_key(&self) -> Result<(String, PublicKey), Error> {
+        self.verifier.encryption_key(self.public_key_id.as_deref())
+    }
+}
