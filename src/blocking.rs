@@ -122,6 +122,7 @@ impl fmt::Debug for Wechatpay {
 }
 
 /// A chain of the blocking client (see [`crate::Chain`]).
+#[must_use = "a Chain names an endpoint; finish it with a verb such as .get() or .post(body) and send it"]
 pub struct Chain {
     chain: crate::Chain,
     runtime: Arc<Runtime>,
@@ -190,6 +191,7 @@ impl fmt::Debug for Chain {
 }
 
 /// A request of the blocking client (see [`crate::RequestBuilder`]).
+#[must_use = "a RequestBuilder does nothing until .send() is called"]
 pub struct RequestBuilder {
     builder: crate::RequestBuilder,
     runtime: Arc<Runtime>,

@@ -165,12 +165,14 @@ impl Verifier {
     /// Replaces the clock (for tests and replays): a [`Clock`] or any
     /// `Fn() -> SystemTime`. A client's verifier uses the client's one clock
     /// ([`WechatpayBuilder::clock`](crate::WechatpayBuilder::clock)).
+    #[must_use = "with_clock returns the changed verifier"]
     pub fn with_clock(mut self, clock: impl Into<Clock>) -> Verifier {
         self.clock = clock.into();
         self
     }
 
     /// Replaces the replay window (default 300 s).
+    #[must_use = "with_tolerance returns the changed verifier"]
     pub fn with_tolerance(mut self, tolerance: Duration) -> Verifier {
         self.tolerance = tolerance;
         self

@@ -50,6 +50,16 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 /// assert!(request.headers()["Authorization"].to_str()?.starts_with("WECHATPAY2-SHA256-RSA2048 mchid="));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A request that is built and then dropped sends nothing; the compiler says so:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # fn main() -> Result<(), wechatpay::Error> {
+/// let wxpay = wechatpay::sandbox::offline_client()?;
+/// wxpay.chain("v3/certificates").get().query("offset", 0); // unused: nothing is sent
+/// # Ok(()) }
+/// ```
 #[must_use = "a RequestBuilder does nothing until it is sent (`.send().await` or `.await`) or built"]
 pub struct RequestBuilder {
     pipeline: Arc<Pipeline>,

@@ -7,6 +7,7 @@
 
 // The binary exists only with the (default) `cli` feature.
 
+#[path = "../../../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -148,7 +149,7 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String>
 }
 
 fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/cli/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn sandbox_key(name: &str) -> String {
@@ -502,7 +503,7 @@ fn dry_run_prints_the_signed_request_in_both_uri_forms() {
             && by_chain.stderr.contains("nothing is sent"),
         "{by_chain:#?}"
     );
-    common::snapshot_settings()
+    snapshot_settings()
         .bind(|| insta::assert_snapshot!("dry_run_serviceorder_sync", by_chain.stdout));
 
     // A pretty-printed body file is sent (and signed) compact, in the order written.
@@ -528,7 +529,7 @@ fn dry_run_of_a_get_with_a_query() {
         "Wechatpay-Serial: PUB_KEY_ID_0119000000012026112200000000000001",
     ]);
     assert!(run.stdout.starts_with("GET https://api.mch.weixin.qq.com/v3/bill/tradebill?bill_date=2019-06-11&bill_type=ALL\n"), "{run:#?}");
-    common::snapshot_settings()
+    snapshot_settings()
         .bind(|| insta::assert_snapshot!("dry_run_get_with_query", run.stdout));
 }
 
@@ -892,4 +893,11 @@ fn crt_and_calls_bootstrap_from_the_apiv3_key_alone() {
     let run = run_command(&mut bare, None).expect(3);
     run.one_line_error(&["--platform-key", "--apiv3-key-file"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The snapshots of the whole repository live in its top-level `snapshots/` directory.
+fn snapshot_settings() -> insta::Settings {
+    let mut settings = common::snapshot_settings();
+    settings.set_snapshot_path("../../../../snapshots");
+    settings
 }
