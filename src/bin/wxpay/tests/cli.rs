@@ -529,8 +529,7 @@ fn dry_run_of_a_get_with_a_query() {
         "Wechatpay-Serial: PUB_KEY_ID_0119000000012026112200000000000001",
     ]);
     assert!(run.stdout.starts_with("GET https://api.mch.weixin.qq.com/v3/bill/tradebill?bill_date=2019-06-11&bill_type=ALL\n"), "{run:#?}");
-    snapshot_settings()
-        .bind(|| insta::assert_snapshot!("dry_run_get_with_query", run.stdout));
+    snapshot_settings().bind(|| insta::assert_snapshot!("dry_run_get_with_query", run.stdout));
 }
 
 #[test]
