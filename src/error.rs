@@ -114,7 +114,6 @@ pub enum Error {
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
@@ -131,6 +130,22 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The whole response (status, headers, raw body).
     pub response: Response,
+}
+
+impl fmt::Debug for ApiError {
+    /// Bounded like every `Debug` of the crate: the message to 200 characters, the detail
+    /// and body to their length and a prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let detail = self.detail.as_ref().map(|d| d.to_string());
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("message", &crate::redact::Text(&self.message))
+            .field("detail", &detail.as_deref().map(crate::redact::Text))
+            .field("request_id", &self.request_id)
+            .field("response", &self.response)
+            .finish()
+    }
 }
 
 impl fmt::Display for ApiError {

@@ -35,6 +35,22 @@ impl fmt::Debug for Body<'_> {
     }
 }
 
+/// How many characters of a platform's message a `Debug` shows.
+pub(crate) const MESSAGE: usize = 200;
+
+/// `Debug` of text that came from the other end (an error message): at most [`MESSAGE`]
+/// characters.
+pub(crate) struct Text<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(MESSAGE) {
+            Some((cut, _)) => write!(f, "{:?}… ({} bytes)", &self.0[..cut], self.0.len()),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
 /// `Debug` of a header map with signature and credential values hidden.
 pub(crate) struct Headers<'a>(pub(crate) &'a HeaderMap);
 

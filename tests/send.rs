@@ -257,3 +257,50 @@ async fn unsigned_downloads_pass_but_signed_ones_are_still_checked() {
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
     assert!(error.is_verification(), "{error:?}");
 }
+
+#[tokio::test]
+async fn debug_prints_follow_one_redaction_policy() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = sandbox.client();
+    // A long answer: Debug shows its length and a short prefix, never the whole body.
+    let answer = wxpay.chain("v3/certificates").get().await.unwrap();
+    let body = std::str::from_utf8(answer.bytes()).unwrap().to_owned();
+    let shown = format!("{answer:?}");
+    assert!(shown.contains(&format!("{} bytes", body.len())), "{shown}");
+    assert!(!shown.contains(&body[60..]), "{shown}");
+
+    // An API error carries its response; its Debug is bounded the same way.
+    sandbox.fault(Fault::Respond {
+        status: http::StatusCode::BAD_REQUEST,
+        body: format!(
+            r#"{{"code":"PARAM_ERROR","message":"{}"}}"#,
+            "x".repeat(500)
+        ),
+    });
+    let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
+    let shown = format!("{error:?}");
+    assert!(!shown.contains(&"x".repeat(250)), "{shown}");
+    // The signature headers of the answer are not printed either.
+    let signature = error.headers().unwrap()["wechatpay-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!shown.contains(&signature));
+
+    // What was sent: the recorded request hides its Authorization.
+    let recorded = &sandbox.requests()[0];
+    let authorization = recorded.headers["authorization"].to_str().unwrap();
+    let shown = format!("{recorded:?}");
+    assert!(!shown.contains(&authorization[40..]), "{shown}");
+
+    // A request builder shows which placeholders it has, not their values.
+    let builder = wxpay
+        .chain("v3/pay/transactions/id/{transaction_id}")
+        .get()
+        .param("transaction_id", "4200000001-secret-ish");
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("transaction_id") && !shown.contains("secret-ish"),
+        "{shown}"
+    );
+}
