@@ -43,8 +43,10 @@ impl Chain {
 
     /// Appends one segment, normalized as the JS/PHP property chains are: a leading
     /// capital is lowered and every other capital becomes `-` + lowercase
-    /// (`payafterOrders` → `payafter-orders`, `V3` → `v3`); `_name_` becomes the
-    /// placeholder `{name}` with the name kept verbatim; `<name>` is an alias of `{name}`.
+    /// (`payafterOrders` → `payafter-orders`, `V3` → `v3`); `_name_` and `$name$` become
+    /// the placeholder `{name}` with the name kept verbatim; `<name>` is an alias of
+    /// `{name}`; `_empty_` ends the path with `/`, for the endpoints that require a
+    /// trailing slash (`v3/applyment4sub/applyment/`).
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;
@@ -52,7 +54,22 @@ impl Chain {
     /// assert_eq!(chain.template(), "v3/merchant-service/complaints-v2/{complaint_id}");
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let js = wxpay.seg("v3").seg("pay").seg("transactions").seg("out-trade-no").seg("$out_trade_no$");
+    /// assert_eq!(js.template(), "v3/pay/transactions/out-trade-no/{out_trade_no}");
+    /// let slash = wxpay.seg("v3").seg("applyment4sub").seg("applyment").seg("_empty_");
+    /// assert_eq!(slash.template(), "v3/applyment4sub/applyment/");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn seg(mut self, name: &str) -> Chain {
+        if name == EMPTY_SEGMENT {
+            if !self.template.is_empty() && !self.template.ends_with('/') {
+                self.template.push('/');
+            }
+            return self;
+        }
         let normalized = normalize_segment(name);
         self.push(&normalized);
         self
@@ -147,18 +164,26 @@ impl fmt::Debug for Chain {
     }
 }
 
+/// The segment that stands for an empty last segment (a trailing `/`), as the PHP and JS
+/// chains write it: `$instance->v3->applyment4sub->applyment->_empty_`.
+const EMPTY_SEGMENT: &str = "_empty_";
+
 /// Normalizes one property-chain segment (see [`Chain::seg`]).
 ///
 /// ```
 /// assert_eq!(wechatpay::normalize_segment("payafterOrders"), "payafter-orders");
 /// assert_eq!(wechatpay::normalize_segment("_out_order_no_"), "{out_order_no}");
+/// assert_eq!(wechatpay::normalize_segment("$out_trade_no$"), "{out_trade_no}");
 /// ```
 pub fn normalize_segment(name: &str) -> String {
-    if let Some(inner) = name
-        .strip_prefix('_')
-        .and_then(|rest| rest.strip_suffix('_'))
-        .filter(|inner| !inner.is_empty())
-    {
+    // The macro hands `$name$` over as stringified tokens, which may carry spaces.
+    let placeholder = |open: char| {
+        name.strip_prefix(open)
+            .and_then(|rest| rest.strip_suffix(open))
+            .map(str::trim)
+            .filter(|inner| !inner.is_empty() && !inner.contains(['{', '}', '/', ' ']))
+    };
+    if let Some(inner) = placeholder('_').or_else(|| placeholder('$')) {
         return format!("{{{inner}}}");
     }
     if name.starts_with('<') && name.ends_with('>') {
@@ -212,17 +237,41 @@ fn angle_to_braces(text: &str) -> String {
 /// `wxpay.seg("v3").seg("payscore").seg("serviceorder").seg("_out_order_no_").seg("sync")`.
 ///
 /// The client is an identifier or a parenthesized expression: `chain!((self.wxpay).v3.certificates)`.
+/// Placeholders are written `_name_` or, as the JS chain also writes them, `$name$`;
+/// `_empty_` at the end gives the trailing slash some endpoints require.
 ///
 /// ```
 /// # let wxpay = wechatpay::sandbox::offline_client()?;
 /// let chain = wechatpay::chain!(wxpay.v3.payscore.partner.serviceorder._out_order_no_.sync);
 /// assert_eq!(chain.template(), "v3/payscore/partner/serviceorder/{out_order_no}/sync");
+/// let js = wechatpay::chain!(wxpay.v3.pay.transactions.id.$transaction_id$);
+/// assert_eq!(js.template(), "v3/pay/transactions/id/{transaction_id}");
+/// let slash = wechatpay::chain!(wxpay.v3.applyment4sub.applyment._empty_);
+/// assert_eq!(slash.template(), "v3/applyment4sub/applyment/");
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
 #[macro_export]
 macro_rules! chain {
-    ($client:tt $(. $seg:tt)+) => {
-        $client $(.seg(stringify!($seg)))+
+    ($client:tt $(. $($rest:tt)+)?) => {
+        $crate::__chain_segments!(($client) $(. $($rest)+)?)
+    };
+}
+
+/// The segments of [`chain!`], one at a time: `. $name$` (three tokens) is one segment.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __chain_segments {
+    (($chain:expr)) => {
+        $chain
+    };
+    (($chain:expr) . $open:tt $name:ident $close:tt $(. $($rest:tt)+)?) => {
+        $crate::__chain_segments!(
+            ($chain.seg(concat!(stringify!($open), stringify!($name), stringify!($close))))
+            $(. $($rest)+)?
+        )
+    };
+    (($chain:expr) . $seg:tt $($rest:tt)*) => {
+        $crate::__chain_segments!(($chain.seg(stringify!($seg))) $($rest)*)
     };
 }
 
@@ -242,6 +291,10 @@ mod tests {
         assert_eq!(normalize_segment("_"), "_");
         assert_eq!(normalize_segment("__"), "__");
         assert_eq!(normalize_segment("sub_mchid-x9"), "sub_mchid-x9");
+        assert_eq!(normalize_segment("$out_trade_no$"), "{out_trade_no}");
+        assert_eq!(normalize_segment("$ out_trade_no $"), "{out_trade_no}");
+        assert_eq!(normalize_segment("$"), "$");
+        assert_eq!(normalize_segment("$$"), "$$");
     }
 
     #[test]

@@ -280,3 +280,50 @@ fn raw_bodies_are_sent_and_signed_as_given() {
     assert_eq!(request.body(), b"{\"b\":1, \"a\":2}");
     assert_eq!(request.headers()["content-type"], "application/json");
 }
+
+#[test]
+fn js_dollar_placeholders_and_trailing_slashes_work_in_every_style() {
+    let wxpay = offline();
+    let by_template = wxpay
+        .chain("v3/pay/transactions/out-trade-no/{out_trade_no}/close")
+        .post(serde_json::json!({"mchid": "1900000001"}));
+    let by_segments = wxpay
+        .seg("v3")
+        .seg("pay")
+        .seg("transactions")
+        .seg("outTradeNo")
+        .seg("$out_trade_no$")
+        .seg("close")
+        .post(serde_json::json!({"mchid": "1900000001"}));
+    let by_macro = wechatpay::chain!(wxpay.v3.pay.transactions.outTradeNo.$out_trade_no$.close)
+        .post(serde_json::json!({"mchid": "1900000001"}));
+    let fixed = |b: wechatpay::RequestBuilder| {
+        render(
+            &b.param("out_trade_no", "1217752501201407033233368018")
+                .timestamp(TIMESTAMP)
+                .nonce(NONCE)
+                .build()
+                .unwrap(),
+        )
+    };
+    let expected = fixed(by_template);
+    assert!(expected.starts_with(
+        "POST https://api.mch.weixin.qq.com/v3/pay/transactions/out-trade-no/1217752501201407033233368018/close\n"
+    ));
+    assert_eq!(fixed(by_segments), expected);
+    assert_eq!(fixed(by_macro), expected);
+
+    // The trailing slash of v3/applyment4sub/applyment/ reaches the wire in every style.
+    for chain in [
+        wxpay.chain("v3/applyment4sub/applyment/"),
+        wxpay
+            .seg("v3")
+            .seg("applyment4sub")
+            .seg("applyment")
+            .seg("_empty_"),
+        wechatpay::chain!(wxpay.v3.applyment4sub.applyment._empty_),
+    ] {
+        let request = chain.post(serde_json::json!({})).build().unwrap();
+        assert_eq!(request.uri().path(), "/v3/applyment4sub/applyment/");
+    }
+}
