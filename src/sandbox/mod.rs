@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod lifecycle;
 mod notify;
 mod routes;
 mod server;
@@ -229,6 +230,8 @@ pub(crate) struct State {
     pub(crate) peak_active: AtomicU64,
     pub(crate) reuse_signatures: AtomicBool,
     pub(crate) signature_cache: Mutex<Option<server::CachedSignature>>,
+    /// Orders and refunds of the stateful payment lifecycle.
+    pub(crate) ledger: lifecycle::Ledger,
 }
 
 /// How many received requests the sandbox remembers (the oldest are dropped first).
@@ -293,6 +296,7 @@ impl Sandbox {
             peak_active: AtomicU64::new(0),
             reuse_signatures: AtomicBool::new(false),
             signature_cache: Mutex::new(None),
+            ledger: lifecycle::Ledger::default(),
         });
         let (addr, server) = server::serve(port, Arc::clone(&state)).await?;
         let client = credentials()?.base_url(format!("http://{addr}/")).build()?;
@@ -438,6 +442,96 @@ impl Sandbox {
             .cloned()
             .collect()
     }
+}
+
+impl Sandbox {
+    /// Marks an order placed through `v3/pay/transactions/{jsapi,native,app,h5}` (or a
+    /// partner form) paid, and POSTs a signed, encrypted `TRANSACTION.SUCCESS`
+    /// notification to its `notify_url` (a plain `http://` loopback URL, e.g. a test
+    /// handler), returning the handler's answer. Queries then show `trade_state: SUCCESS`.
+    /// The order stays paid even if the delivery fails, as on the platform (which retries
+    /// notifications later).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// # let notify_url = format!("http://{}/notify", listener.local_addr().unwrap());
+    /// # tokio::spawn(async move {
+    /// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// #     let (mut stream, _) = listener.accept().await.unwrap();
+    /// #     let mut buf = vec![0; 65536];
+    /// #     let _ = stream.read(&mut buf).await;
+    /// #     let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+    /// # });
+    /// use serde_json::json;
+    ///
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let wxpay = sandbox.client();
+    /// wxpay.chain("v3/pay/transactions/native").post(json!({
+    ///     "appid": "wxd678efh567hg6787", "mchid": "1900000001", "description": "Image形象店-深圳腾大-QQ公仔",
+    ///     "out_trade_no": "1217752501201407033233368018", "notify_url": notify_url,
+    ///     "amount": { "total": 100, "currency": "CNY" },
+    /// })).await?;
+    /// let handler_answer = sandbox.pay("1217752501201407033233368018").await?;
+    /// assert_eq!(handler_answer.status(), 204);
+    /// let order: serde_json::Value = wxpay
+    ///     .chain("v3/pay/transactions/out-trade-no/{out_trade_no}{?mchid}")
+    ///     .get()
+    ///     .params(json!({ "out_trade_no": "1217752501201407033233368018", "mchid": "1900000001" }))
+    ///     .await?
+    ///     .json()?;
+    /// assert_eq!(order["trade_state"], "SUCCESS");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Request`] for an unknown, closed or already paid order, or a `notify_url`
+    /// that is not a plain `http://` loopback URL; [`Error::Transport`] if the handler
+    /// cannot be reached or does not answer within 10 seconds.
+    pub async fn pay(&self, out_trade_no: &str) -> Result<http::Response<Vec<u8>>, Error> {
+        let owed = self.state.ledger.pay(
+            &self.state.merchant_id,
+            self.state.clock.unix_seconds(),
+            out_trade_no,
+        )?;
+        deliver(owed).await
+    }
+
+    /// Completes a refund requested through `v3/refund/domestic/refunds` (status
+    /// `PROCESSING` until then): marks it `SUCCESS` and POSTs a signed, encrypted
+    /// `REFUND.SUCCESS` notification to the refund's `notify_url`, returning the
+    /// handler's answer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Request`] for an unknown or already completed refund, or a `notify_url` that
+    /// is not a plain `http://` loopback URL; [`Error::Transport`] if the handler cannot
+    /// be reached.
+    pub async fn complete_refund(
+        &self,
+        out_refund_no: &str,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let owed = self.state.ledger.complete_refund(
+            &self.state.merchant_id,
+            self.state.clock.unix_seconds(),
+            out_refund_no,
+        )?;
+        deliver(owed).await
+    }
+}
+
+/// POSTs an owed notification, signed and encrypted like the platform's.
+async fn deliver(owed: lifecycle::Owed) -> Result<http::Response<Vec<u8>>, Error> {
+    if owed.notify_url.is_empty() {
+        return Err(Error::request(
+            "the request carried no notify_url to deliver the notification to",
+        ));
+    }
+    notification(owed.event_type, owed.resource)?
+        .send(&owed.notify_url)
+        .await
 }
 
 impl Drop for Sandbox {

@@ -30,7 +30,7 @@ impl Answer {
         Answer::json(status, &json!({ "code": code, "message": message }))
     }
 
-    fn no_content() -> Answer {
+    pub(crate) fn no_content() -> Answer {
         Answer {
             status: StatusCode::NO_CONTENT,
             body: Vec::new(),
@@ -106,6 +106,9 @@ fn routes() -> [Route; 6] {
 pub(crate) fn answer(state: &State, method: &Method, target: &str, body: &[u8]) -> Answer {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let path = path.trim_start_matches('/');
+    if let Some(answer) = lifecycle(state, method, path, query, body) {
+        return answer;
+    }
     let mut path_matched = false;
     for route in routes() {
         let Some(mut params) = match_path(route.template, path) else {
@@ -170,6 +173,37 @@ pub(crate) fn answer(state: &State, method: &Method, target: &str, body: &[u8]) 
             "code": "NOT_FOUND",
             "message": format!("请求的资源不存在 (the sandbox has no route for {method} /{path})"),
         }),
+    )
+}
+
+/// The stateful payment lifecycle's endpoints (orders, queries, close, refunds).
+fn lifecycle(
+    state: &State,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Option<Answer> {
+    let query: Vec<(String, String)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(name), percent_decode(value))
+        })
+        .collect();
+    let json = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let path = percent_decode(path);
+    state.ledger.answer(
+        &state.merchant_id,
+        state.clock.unix_seconds(),
+        method,
+        &path,
+        &query,
+        &json,
     )
 }
 
