@@ -163,6 +163,7 @@
 #![warn(clippy::missing_errors_doc)]
 
 pub mod blocking;
+pub mod catalog;
 pub mod certificates;
 mod chain;
 mod client;
