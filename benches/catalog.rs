@@ -20,7 +20,12 @@ fn lookups(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("catalog");
     group.bench_function("find_by_template", |b| {
-        b.iter(|| catalog::find(black_box(&Method::POST), black_box("v3/payscore/serviceorder/{id}/sync")))
+        b.iter(|| {
+            catalog::find(
+                black_box(&Method::POST),
+                black_box("v3/payscore/serviceorder/{id}/sync"),
+            )
+        })
     });
     group.bench_function("find_by_concrete_path", |b| {
         b.iter(|| {
@@ -39,15 +44,27 @@ fn lookups(c: &mut Criterion) {
         })
     });
     group.bench_function("suggestions_for_typo", |b| {
-        b.iter(|| catalog::suggestions_for(black_box("v3/payscore/serviceorders/{out_order_no}/sync")))
+        b.iter(|| {
+            catalog::suggestions_for(black_box("v3/payscore/serviceorders/{out_order_no}/sync"))
+        })
     });
     let mut params = Map::new();
     params.insert("out_order_no".into(), json!("1234323JKHDFE1243252"));
-    let body = serde_json::to_vec(&json!({"appid": "wxd678efh567hg6787", "service_id": "500001",
-        "type": "Order_Paid", "detail": {"paid_time": "20091225091210"}}))
+    let body = serde_json::to_vec(
+        &json!({"appid": "wxd678efh567hg6787", "service_id": "500001",
+        "type": "Order_Paid", "detail": {"paid_time": "20091225091210"}}),
+    )
     .unwrap();
     group.bench_function("check_seed_request", |b| {
-        b.iter(|| catalog::check(&Method::POST, black_box(SYNC), &params, &[], Some(black_box(&body))))
+        b.iter(|| {
+            catalog::check(
+                &Method::POST,
+                black_box(SYNC),
+                &params,
+                &[],
+                Some(black_box(&body)),
+            )
+        })
     });
     group.finish();
 }

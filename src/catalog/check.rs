@@ -33,7 +33,10 @@ pub enum CheckErrorKind {
 /// A request the catalog refuses before it is signed: [`Display`](fmt::Display) says what to
 /// fix, [`kind`](CheckError::kind) says what kind of mistake it is.
 #[derive(Debug, Clone)]
-pub struct CheckError {
+pub struct CheckError(Box<Details>);
+
+#[derive(Debug, Clone)]
+struct Details {
     kind: CheckErrorKind,
     method: Method,
     template: String,
@@ -45,7 +48,7 @@ pub struct CheckError {
 
 impl CheckError {
     fn new(kind: CheckErrorKind, method: &Method, template: &str) -> CheckError {
-        CheckError {
+        CheckError(Box::new(Details {
             kind,
             method: method.clone(),
             template: template.to_owned(),
@@ -53,59 +56,59 @@ impl CheckError {
             field: None,
             hint: None,
             suggestions: Vec::new(),
-        }
+        }))
     }
 
     /// The kind of mistake.
     pub fn kind(&self) -> CheckErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The method checked.
     pub fn method(&self) -> &Method {
-        &self.method
+        &self.0.method
     }
 
     /// The template checked, as given.
     pub fn template(&self) -> &str {
-        &self.template
+        &self.0.template
     }
 
     /// The catalog endpoint the request was checked against (None for
     /// [`CheckErrorKind::UnknownEndpoint`]).
     pub fn endpoint(&self) -> Option<&'static Endpoint> {
-        self.endpoint
+        self.0.endpoint
     }
 
     /// The name at fault: the placeholder, the query parameter, the unused param, or the
     /// body field's JSON Pointer (with the failing element's index, e.g.
     /// `/detail/goods_detail/1/quantity`).
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
     }
 
     /// For an unknown endpoint, the closest known templates, best first.
     pub fn suggestions(&self) -> &[Suggestion] {
-        &self.suggestions
+        &self.0.suggestions
     }
 }
 
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = self.field.as_deref().unwrap_or_default();
-        let endpoint = match self.endpoint {
+        let field = self.0.field.as_deref().unwrap_or_default();
+        let endpoint = match self.0.endpoint {
             Some(e) => format!("{e} ({})", e.summary()),
-            None => format!("{} {}", self.method, self.template),
+            None => format!("{} {}", self.0.method, self.0.template),
         };
-        match self.kind {
+        match self.0.kind {
             CheckErrorKind::UnknownEndpoint => {
                 write!(f, "{endpoint} is not in the endpoint catalog")?;
-                if let Some(hint) = &self.hint {
+                if let Some(hint) = &self.0.hint {
                     write!(f, "; {hint}")?;
                 }
-                if !self.suggestions.is_empty() {
+                if !self.0.suggestions.is_empty() {
                     let names: Vec<String> =
-                        self.suggestions.iter().map(ToString::to_string).collect();
+                        self.0.suggestions.iter().map(ToString::to_string).collect();
                     write!(f, "; closest: {}", names.join(", "))?;
                 }
                 Ok(())
@@ -125,9 +128,9 @@ impl fmt::Display for CheckError {
                 write!(
                     f,
                     "param `{field}` is used by no placeholder of {}",
-                    self.template
+                    self.0.template
                 )?;
-                match &self.hint {
+                match &self.0.hint {
                     Some(hint) => write!(f, "; did you mean `{hint}`?"),
                     None => Ok(()),
                 }
@@ -135,7 +138,7 @@ impl fmt::Display for CheckError {
             CheckErrorKind::BodyNotJson => write!(
                 f,
                 "{endpoint} expects a JSON body, and the body is not JSON ({})",
-                self.hint.as_deref().unwrap_or("unreadable")
+                self.0.hint.as_deref().unwrap_or("unreadable")
             ),
         }
     }
@@ -192,8 +195,8 @@ pub fn check(
         .ok_or_else(|| unknown(method, template))?;
     let fail = |kind: CheckErrorKind, field: &str| {
         let mut error = CheckError::new(kind, method, template);
-        error.endpoint = Some(endpoint);
-        error.field = Some(field.to_owned());
+        error.0.endpoint = Some(endpoint);
+        error.0.field = Some(field.to_owned());
         error
     };
 
@@ -202,7 +205,7 @@ pub fn check(
     for name in params.keys() {
         if !all_variables.iter().any(|v| v == name) {
             let mut error = fail(CheckErrorKind::UnusedParam, name);
-            error.hint = closest_name(name, &path_variables).map(str::to_owned);
+            error.0.hint = closest_name(name, &path_variables).map(str::to_owned);
             return Err(error);
         }
     }
@@ -213,7 +216,8 @@ pub fn check(
     }
     for query in endpoint.query_params().iter().filter(|q| q.required()) {
         let given = query_names.contains(&query.name())
-            || (all_variables.iter().any(|v| v == query.name()) && has_value(params.get(query.name())));
+            || (all_variables.iter().any(|v| v == query.name())
+                && has_value(params.get(query.name())));
         if !given {
             return Err(fail(CheckErrorKind::MissingQueryParam, query.name()));
         }
@@ -227,8 +231,8 @@ pub fn check(
                 Ok(value) => value,
                 Err(e) => {
                     let mut error = CheckError::new(CheckErrorKind::BodyNotJson, method, template);
-                    error.endpoint = Some(endpoint);
-                    error.hint = Some(e.to_string());
+                    error.0.endpoint = Some(endpoint);
+                    error.0.hint = Some(e.to_string());
                     return Err(error);
                 }
             }
@@ -244,9 +248,9 @@ fn unknown(method: &Method, template: &str) -> CheckError {
     let mut error = CheckError::new(CheckErrorKind::UnknownEndpoint, method, template);
     let others: Vec<&str> = find_all(template).map(|e| e.method().as_str()).collect();
     if !others.is_empty() {
-        error.hint = Some(format!("this template has {}", others.join(", ")));
+        error.0.hint = Some(format!("this template has {}", others.join(", ")));
     }
-    error.suggestions = suggest(Some(method), template, 3);
+    error.0.suggestions = suggest(Some(method), template, 3);
     error
 }
 
@@ -255,7 +259,11 @@ fn variables(template: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find(['{', '<']) {
-        let close_char = if rest.as_bytes()[open] == b'{' { '}' } else { '>' };
+        let close_char = if rest.as_bytes()[open] == b'{' {
+            '}'
+        } else {
+            '>'
+        };
         let Some(len) = rest[open + 1..].find(close_char) else {
             break;
         };
@@ -390,10 +398,23 @@ mod tests {
         assert_eq!(endpoint.template(), SYNC);
         // Other placeholder names, same shape.
         let params = map(json!({"no": "1"}));
-        check(&Method::POST, "v3/payscore/serviceorder/<no>/sync", &params, &[], Some(&body)).unwrap();
+        check(
+            &Method::POST,
+            "v3/payscore/serviceorder/<no>/sync",
+            &params,
+            &[],
+            Some(&body),
+        )
+        .unwrap();
         // A concrete path.
-        check(&Method::POST, "/v3/payscore/serviceorder/1/sync", &Map::new(), &[], Some(&body))
-            .unwrap();
+        check(
+            &Method::POST,
+            "/v3/payscore/serviceorder/1/sync",
+            &Map::new(),
+            &[],
+            Some(&body),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -413,7 +434,10 @@ mod tests {
         let typo = map(json!({"out_order_No": "1"}));
         let e = check(&Method::POST, SYNC, &typo, &[], Some(&body)).unwrap_err();
         assert_eq!(e.kind(), CheckErrorKind::UnusedParam);
-        assert!(e.to_string().ends_with("did you mean `out_order_no`?"), "{e}");
+        assert!(
+            e.to_string().ends_with("did you mean `out_order_no`?"),
+            "{e}"
+        );
 
         let e = check(&Method::POST, SYNC, &params, &[], Some(b"appid=1")).unwrap_err();
         assert_eq!(e.kind(), CheckErrorKind::BodyNotJson);
@@ -431,8 +455,14 @@ mod tests {
         check(&Method::GET, query, &params, &["mchid"], None).unwrap();
         // A query expression with a value counts as given.
         let params = map(json!({"transaction_id": "4200000001", "mchid": "1230000109"}));
-        check(&Method::GET, "v3/pay/transactions/id/{transaction_id}{?mchid}", &params, &[], None)
-            .unwrap();
+        check(
+            &Method::GET,
+            "v3/pay/transactions/id/{transaction_id}{?mchid}",
+            &params,
+            &[],
+            None,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -440,8 +470,14 @@ mod tests {
         let pointers = ["/a", "/b/c", "/d/0/e"];
         assert_eq!(missing_field(&json!({}), &pointers).as_deref(), Some("/a"));
         assert_eq!(missing_field(&json!({"a": 1}), &pointers), None);
-        assert_eq!(missing_field(&json!({"a": 1, "b": {}}), &pointers).as_deref(), Some("/b/c"));
-        assert_eq!(missing_field(&json!({"a": "", "b": {}}), &pointers).as_deref(), Some("/a"));
+        assert_eq!(
+            missing_field(&json!({"a": 1, "b": {}}), &pointers).as_deref(),
+            Some("/b/c")
+        );
+        assert_eq!(
+            missing_field(&json!({"a": "", "b": {}}), &pointers).as_deref(),
+            Some("/a")
+        );
         let items = json!({"a": 1, "d": [{"e": 1}, {"e": null}]});
         assert_eq!(missing_field(&items, &pointers).as_deref(), Some("/d/1/e"));
         assert_eq!(missing_field(&json!([1]), &pointers).as_deref(), Some("/a"));

@@ -118,11 +118,16 @@ impl Trie {
 /// RFC 6570 query expression `{?a,b}` / `{&c}`), no fragment.
 pub(super) fn path_part(text: &str) -> &str {
     let text = text.trim_start_matches('/');
-    let end = [text.find('?'), text.find('#'), text.find("{?"), text.find("{&")]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(text.len());
+    let end = [
+        text.find('?'),
+        text.find('#'),
+        text.find("{?"),
+        text.find("{&"),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(text.len());
     // `{?` is found by `?` too, one byte later: cut before its brace.
     let end = match text[..end].strip_suffix('{') {
         Some(cut) => cut.len(),
@@ -147,7 +152,7 @@ pub(super) fn is_placeholder(segment: &str) -> bool {
 /// ```
 /// use http::Method;
 /// let found = wechatpay::catalog::find(&Method::POST, "v3/refund/domestic/refunds").unwrap();
-/// assert_eq!(found.summary(), "退款申请");
+/// assert_eq!(found.summary(), "申请退款API");
 /// assert!(wechatpay::catalog::find(&Method::DELETE, "v3/refund/domestic/refunds").is_none());
 /// ```
 pub fn find(method: &Method, template: &str) -> Option<&'static Endpoint> {
@@ -202,7 +207,10 @@ impl<'p> PathMatch<'p> {
 
     /// The value captured for one placeholder.
     pub fn param(&self, name: &str) -> Option<&'p str> {
-        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -317,7 +325,8 @@ pub fn search(filter: &str) -> impl Iterator<Item = &'static Endpoint> + '_ {
     let words: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
     endpoints().iter().filter(move |e| {
         words.iter().all(|word| {
-            contains_ignore_ascii_case(e.template, word) || contains_ignore_ascii_case(e.summary, word)
+            contains_ignore_ascii_case(e.template, word)
+                || contains_ignore_ascii_case(e.summary, word)
         })
     })
 }
@@ -339,13 +348,19 @@ mod tests {
         assert_eq!(path_part("v3/a/{x}{?mchid}"), "v3/a/{x}");
         assert_eq!(path_part("v3/a{&b}"), "v3/a");
         assert_eq!(path_part("v3/a#frag"), "v3/a");
-        assert_eq!(path_part("v3/applyment4sub/applyment/"), "v3/applyment4sub/applyment/");
+        assert_eq!(
+            path_part("v3/applyment4sub/applyment/"),
+            "v3/applyment4sub/applyment/"
+        );
     }
 
     #[test]
     fn every_endpoint_is_found_by_its_own_template_and_by_its_example_path() {
         for endpoint in endpoints() {
-            assert!(std::ptr::eq(find(&endpoint.method, endpoint.template).unwrap(), endpoint));
+            assert!(std::ptr::eq(
+                find(&endpoint.method, endpoint.template).unwrap(),
+                endpoint
+            ));
             let concrete: Vec<&str> = endpoint
                 .template
                 .split('/')
@@ -375,8 +390,15 @@ mod tests {
 
     #[test]
     fn literal_segments_win_and_captures_are_the_found_templates() {
-        let found = find_path(&Method::GET, "/v3/pay/transactions/out-trade-no/abc?mchid=1").unwrap();
-        assert_eq!(found.endpoint().template, "v3/pay/transactions/out-trade-no/{out_trade_no}");
+        let found = find_path(
+            &Method::GET,
+            "/v3/pay/transactions/out-trade-no/abc?mchid=1",
+        )
+        .unwrap();
+        assert_eq!(
+            found.endpoint().template,
+            "v3/pay/transactions/out-trade-no/{out_trade_no}"
+        );
         assert_eq!(found.param("out_trade_no"), Some("abc"));
         assert!(find_path(&Method::GET, "v3/pay/transactions/id/").is_none());
         assert!(find_path(&Method::GET, "v3/pay/transactions/id/1/extra").is_none());
@@ -385,7 +407,10 @@ mod tests {
     #[test]
     fn chain_segments_normalize_like_the_chain() {
         assert_eq!(normalize_chain_segment("payafterOrders"), "payafter-orders");
-        assert_eq!(normalize_chain_segment("MerchantService"), "merchant-service");
+        assert_eq!(
+            normalize_chain_segment("MerchantService"),
+            "merchant-service"
+        );
         assert_eq!(normalize_chain_segment("_out_order_no_"), "{out_order_no}");
         assert_eq!(normalize_chain_segment("$out_trade_no$"), "{out_trade_no}");
         let found = find_chain(&Method::POST, "v2.secapi.mch.addInstitutionsub").unwrap();

@@ -191,7 +191,12 @@ pub fn suggest(method: Option<&Method>, path: &str, limit: usize) -> Vec<Suggest
         if gap * u32::from(DROPPED_PLACEHOLDER) > limit_cost {
             continue;
         }
-        let mut cost = u32::from(align(&template.segments, input.len(), &substitute, &mut row));
+        let mut cost = u32::from(align(
+            &template.segments,
+            input.len(),
+            &substitute,
+            &mut row,
+        ));
         if let Some(method) = method {
             let has = endpoints()[template.start..template.end]
                 .iter()
@@ -358,7 +363,10 @@ mod tests {
         assert_eq!(first("v3/payscore/{out_order_no}/sync"), SYNC);
         assert_eq!(first("v3/payscore/serviceorder/sync"), SYNC);
         // An extra one.
-        assert_eq!(first("v3/payscore/serviceorder/{out_order_no}/sync/now"), SYNC);
+        assert_eq!(
+            first("v3/payscore/serviceorder/{out_order_no}/sync/now"),
+            SYNC
+        );
         // Case and separators, in a concrete path.
         assert_eq!(
             first("/v3/payscore/PayafterOrders/1234323JKHDFE1243252/sync"),
@@ -368,7 +376,11 @@ mod tests {
 
     #[test]
     fn the_method_breaks_ties_and_nonsense_gets_nothing() {
-        let with_get = suggest(Some(&Method::GET), "v3/payscore/serviceorder/{out_order_no}", 1);
+        let with_get = suggest(
+            Some(&Method::GET),
+            "v3/payscore/serviceorder/{out_order_no}",
+            1,
+        );
         assert_eq!(with_get[0].template(), "v3/payscore/serviceorder");
         assert!(suggestions_for("zz/qq/xx/yy/ww").is_empty());
         assert!(suggestions_for(&"a/".repeat(100)).is_empty());

@@ -36,6 +36,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "catalog")]
+mod catalog_routes;
 mod notify;
 mod routes;
 mod server;

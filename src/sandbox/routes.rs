@@ -164,11 +164,20 @@ pub(crate) fn answer(state: &State, method: &Method, target: &str, body: &[u8]) 
             &format!("{method} is not allowed on /{path}"),
         );
     }
+    // Every other catalog endpoint: validated and answered from the catalog.
+    #[cfg(feature = "catalog")]
+    if let Some(answer) = super::catalog_routes::answer(method, path, query, body) {
+        return answer;
+    }
+    #[cfg(feature = "catalog")]
+    let closest = super::catalog_routes::closest(path);
+    #[cfg(not(feature = "catalog"))]
+    let closest = "";
     Answer::json(
         StatusCode::NOT_FOUND,
         &json!({
             "code": "NOT_FOUND",
-            "message": format!("请求的资源不存在 (the sandbox has no route for {method} /{path})"),
+            "message": format!("请求的资源不存在 (the sandbox has no route for {method} /{path}{closest})"),
         }),
     )
 }

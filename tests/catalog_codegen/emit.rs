@@ -19,7 +19,11 @@ pub fn table(ops: &[Operation]) -> String {
          use http::Method;\n\n\
          use super::{ContentType, Endpoint, Param};\n\n",
     );
-    let _ = writeln!(out, "pub(super) static ENDPOINTS: [Endpoint; {}] = [", ops.len());
+    let _ = writeln!(
+        out,
+        "pub(super) static ENDPOINTS: [Endpoint; {}] = [",
+        ops.len()
+    );
     for op in ops {
         out.push_str("    Endpoint {\n");
         field(&mut out, "template", &lit(&op.template));
@@ -29,7 +33,11 @@ pub fn table(ops: &[Operation]) -> String {
         field(&mut out, "path_params", &params(&op.path_params));
         field(&mut out, "query_params", &params(&op.query_params));
         let required: Vec<String> = op.body_required.iter().map(|p| lit(p)).collect();
-        field(&mut out, "body_required", &format!("&[{}]", required.join(", ")));
+        field(
+            &mut out,
+            "body_required",
+            &format!("&[{}]", required.join(", ")),
+        );
         field(
             &mut out,
             "request_type",
@@ -58,7 +66,11 @@ pub fn table(ops: &[Operation]) -> String {
             &option(op.example_answer.as_deref().map(raw)),
         );
         field(&mut out, "deprecated", &op.deprecated.to_string());
-        field(&mut out, "base_url", &option(op.base_url.as_deref().map(lit)));
+        field(
+            &mut out,
+            "base_url",
+            &option(op.base_url.as_deref().map(lit)),
+        );
         out.push_str("    },\n");
     }
     out.push_str("];\n");

@@ -95,8 +95,8 @@ impl Docs {
         if let Some(node) = self.cache.borrow().get(rel) {
             return Ok(Rc::clone(node));
         }
-        let text = std::fs::read_to_string(self.root.join(rel))
-            .map_err(|e| format!("{rel}: {e}"))?;
+        let text =
+            std::fs::read_to_string(self.root.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
         let node = Rc::new(yaml::parse(&text).map_err(|e| format!("{rel}: {e}"))?);
         self.cache
             .borrow_mut()
@@ -169,8 +169,13 @@ impl Docs {
                 let schema = self.schema(&param_file, &param, 0);
                 let value = param
                     .get("example")
-                    .map(|e| self.from_node(e, &schema, &name))
-                    .or_else(|| schema.enum_first.as_ref().map(|e| self.from_node(e, &schema, &name)))
+                    .map(|e| self.documented(e, &schema, &name))
+                    .or_else(|| {
+                        schema
+                            .enum_first
+                            .as_ref()
+                            .map(|e| self.documented(e, &schema, &name))
+                    })
                     .unwrap_or_else(|| synthesize(&schema, &name));
                 match value {
                     J::Str(s) => s,
@@ -334,7 +339,11 @@ impl Docs {
             out.default = Some(default.clone());
         }
         out.minimum = text("minimum").or(out.minimum);
-        for (name, prop) in node.get("properties").map(Node::entries).unwrap_or_default() {
+        for (name, prop) in node
+            .get("properties")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
             let schema = self.schema(file, prop, depth + 1);
             // `required: true` on a property (not Swagger, but written) means what it says.
             if prop.get("required").is_some_and(Node::is_true) && !out.required.contains(name) {
@@ -366,7 +375,7 @@ impl Docs {
     /// not required, and no example anywhere below it).
     fn example(&self, schema: &Schema, name: &str, force: bool) -> Option<J> {
         if let Some(example) = &schema.example {
-            return Some(self.from_node(example, schema, name));
+            return Some(self.documented(example, schema, name));
         }
         match schema.ty.as_deref() {
             Some("object") => {
@@ -396,7 +405,7 @@ impl Docs {
             }
             _ => {
                 if let Some(value) = schema.enum_first.as_ref().or(schema.default.as_ref()) {
-                    Some(self.from_node(value, schema, name))
+                    Some(self.documented(value, schema, name))
                 } else {
                     force.then(|| synthesize(schema, name))
                 }
@@ -405,7 +414,7 @@ impl Docs {
     }
 
     /// A documented example, typed by its schema, with any required field it lacks added.
-    fn from_node(&self, node: &Node, schema: &Schema, name: &str) -> J {
+    fn documented(&self, node: &Node, schema: &Schema, name: &str) -> J {
         match node {
             Node::Scalar { .. } => {
                 let Some(text) = node.text() else {
@@ -413,7 +422,9 @@ impl Docs {
                 };
                 match schema.ty.as_deref() {
                     Some("string") => J::Str(text.to_owned()),
-                    Some("integer" | "number") => number(text).unwrap_or_else(|| synthesize(schema, name)),
+                    Some("integer" | "number") => {
+                        number(text).unwrap_or_else(|| synthesize(schema, name))
+                    }
                     Some("boolean") => match text.to_ascii_lowercase().as_str() {
                         "false" => J::Bool(false),
                         _ => J::Bool(true),
@@ -434,7 +445,7 @@ impl Docs {
                 let mut fields = Vec::new();
                 for (key, value) in entries {
                     let converted = match schema.properties.iter().find(|(p, _)| p == key) {
-                        Some((_, prop)) => self.from_node(value, prop, key),
+                        Some((_, prop)) => self.documented(value, prop, key),
                         None => generic(value),
                     };
                     fields.push((key.clone(), converted));
@@ -459,7 +470,7 @@ impl Docs {
                 Some(item_schema) => J::Arr(
                     items
                         .iter()
-                        .map(|i| self.from_node(i, item_schema, name))
+                        .map(|i| self.documented(i, item_schema, name))
                         .collect(),
                 ),
                 None => generic(node),
