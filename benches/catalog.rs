@@ -19,6 +19,15 @@ fn lookups(c: &mut Criterion) {
     eprintln!("build_indexes (first use, once): {:?}", started.elapsed());
 
     let mut group = c.benchmark_group("catalog");
+    // Calibration on this machine: one std HashMap probe (SipHash) with the same key.
+    let map: std::collections::HashMap<&str, usize> = catalog::endpoints()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.template(), i))
+        .collect();
+    group.bench_function("reference_hashmap_get", |b| {
+        b.iter(|| map.get(black_box("v3/payscore/serviceorder/{out_order_no}/sync")))
+    });
     group.bench_function("find_by_template", |b| {
         b.iter(|| {
             catalog::find(

@@ -466,6 +466,31 @@ mod tests {
     }
 
     #[test]
+    fn every_endpoint_passes_with_its_own_examples() {
+        for endpoint in crate::catalog::endpoints() {
+            let params: Map<String, Value> = endpoint
+                .path_params()
+                .iter()
+                .map(|p| (p.name().to_owned(), Value::String(p.example().to_owned())))
+                .collect();
+            let query: Vec<&str> = endpoint.query_params().iter().map(|q| q.name()).collect();
+            let body = endpoint.example_request().map(str::as_bytes);
+            if let Err(e) = check(
+                endpoint.method(),
+                endpoint.template(),
+                &params,
+                &query,
+                body,
+            ) {
+                panic!("{endpoint}: {e}");
+            }
+            if let Some(answer) = endpoint.example_answer() {
+                assert!(serde_json::from_str::<Value>(answer).is_ok(), "{endpoint}");
+            }
+        }
+    }
+
+    #[test]
     fn pointers_bind_under_present_parents_and_every_array_element() {
         let pointers = ["/a", "/b/c", "/d/0/e"];
         assert_eq!(missing_field(&json!({}), &pointers).as_deref(), Some("/a"));

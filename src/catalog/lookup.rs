@@ -270,18 +270,23 @@ pub fn find_path<'p>(method: &Method, path: &'p str) -> Option<PathMatch<'p>> {
 pub fn find_chain(method: &Method, chain: &str) -> Option<&'static Endpoint> {
     let chain = chain.trim();
     let chain = chain.strip_prefix("wxpay.").unwrap_or(chain);
-    let normalized: Vec<String> = chain.split('.').map(normalize_chain_segment).collect();
-    if let Some(found) = find(method, &normalized.join("/")) {
-        return Some(found);
-    }
-    let raw: Vec<String> = chain
-        .split('.')
-        .map(|s| match chain_placeholder(s) {
-            Some(name) => format!("{{{name}}}"),
-            None => s.to_owned(),
-        })
-        .collect();
-    find(method, &raw.join("/"))
+    let trie = trie();
+    // Normalized first; then as written, for segments that only exist unnormalized.
+    [true, false].into_iter().find_map(|normalize| {
+        let mut at = 0usize;
+        let mut buffer = String::new();
+        for segment in chain.split('.') {
+            at = if chain_placeholder(segment).is_some() || is_placeholder(segment) {
+                trie.nodes[at].placeholder? as usize
+            } else if normalize {
+                normalize_chain_segment(segment, &mut buffer);
+                trie.literal(at, &buffer)?
+            } else {
+                trie.literal(at, segment)?
+            };
+        }
+        trie.endpoint_at(at, method)
+    })
 }
 
 fn chain_placeholder(segment: &str) -> Option<&str> {
@@ -292,13 +297,10 @@ fn chain_placeholder(segment: &str) -> Option<&str> {
     (!inner.is_empty()).then_some(inner)
 }
 
-/// The chain's normalization of one segment: `_name_`/`$name$` → `{name}`; a leading
-/// capital lowered, every other capital → `-` + lowercase.
-fn normalize_chain_segment(segment: &str) -> String {
-    if let Some(name) = chain_placeholder(segment) {
-        return format!("{{{name}}}");
-    }
-    let mut out = String::with_capacity(segment.len() + 4);
+/// The chain's normalization of a literal segment, into `out`: a leading capital lowered,
+/// every other capital → `-` + lowercase.
+fn normalize_chain_segment(segment: &str, out: &mut String) {
+    out.clear();
     for (i, c) in segment.chars().enumerate() {
         if c.is_ascii_uppercase() {
             if i > 0 {
@@ -309,7 +311,6 @@ fn normalize_chain_segment(segment: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// The endpoints whose template or summary contains every word of `filter` (split on
@@ -406,13 +407,18 @@ mod tests {
 
     #[test]
     fn chain_segments_normalize_like_the_chain() {
-        assert_eq!(normalize_chain_segment("payafterOrders"), "payafter-orders");
-        assert_eq!(
-            normalize_chain_segment("MerchantService"),
-            "merchant-service"
-        );
-        assert_eq!(normalize_chain_segment("_out_order_no_"), "{out_order_no}");
-        assert_eq!(normalize_chain_segment("$out_trade_no$"), "{out_trade_no}");
+        let normalized = |segment: &str| {
+            let mut out = String::new();
+            normalize_chain_segment(segment, &mut out);
+            out
+        };
+        assert_eq!(normalized("payafterOrders"), "payafter-orders");
+        assert_eq!(normalized("MerchantService"), "merchant-service");
+        assert_eq!(chain_placeholder("_out_order_no_"), Some("out_order_no"));
+        assert_eq!(chain_placeholder("$out_trade_no$"), Some("out_trade_no"));
+        assert_eq!(chain_placeholder("__"), None);
+        assert!(find_chain(&Method::GET, "v3.pay.transactions.id.$transaction_id$").is_some());
+        assert!(find_chain(&Method::GET, "v3.pay.transactions.id.{transaction_id}").is_some());
         let found = find_chain(&Method::POST, "v2.secapi.mch.addInstitutionsub").unwrap();
         assert_eq!(found.template, "v2/secapi/mch/addInstitutionsub");
     }

@@ -322,9 +322,16 @@ fn looks_like_value(segment: &str) -> bool {
             .any(|b| !(b.is_ascii_lowercase() || b == b'-' || b == b'_'))
 }
 
+/// Character edits between two short byte strings (rows on the stack; path segments are
+/// short, and longer ones are cut at 64 bytes, which only blunts the distance).
 fn levenshtein(a: &[u8], b: &[u8]) -> usize {
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
+    const MAX: usize = 64;
+    let (a, b) = (&a[..a.len().min(MAX)], &b[..b.len().min(MAX)]);
+    let mut previous = [0usize; MAX + 1];
+    let mut current = [0usize; MAX + 1];
+    for (j, cell) in previous.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
     for (i, &ca) in a.iter().enumerate() {
         current[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
