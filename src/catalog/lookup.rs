@@ -1,29 +1,75 @@
 //! Finding endpoints: by template shape, by a concrete path, by chain text, by words.
 //!
-//! A segment trie over every template is built once (first use) and shared: each node keeps
-//! its literal children sorted for binary search, one placeholder child, and the endpoints
-//! (by method) whose template ends there. A look-up walks one node per segment.
+//! A segment trie over every template is built once (first use) and shared: one hash table
+//! maps (node, literal segment) to the child node, each node has at most one placeholder
+//! child and lists the endpoints (by method) whose template ends there. A look-up walks one
+//! node per segment: one short hash and one probe each.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use http::Method;
 
 use super::table::{endpoints, placeholder_name, Endpoint};
 
-/// More segments than any catalog template has (the deepest has 10).
+/// More segments than any catalog template has (the deepest has 11).
 const MAX_SEGMENTS: usize = 24;
+/// The most placeholders a catalog template has (3; a unit test keeps this true).
+const MAX_PARAMS: usize = 4;
 
 #[derive(Default)]
 struct Node {
-    /// Sorted by segment text.
-    literals: Vec<(&'static str, u32)>,
     placeholder: Option<u32>,
     /// Indices into `endpoints()`, in table order (GET, POST, PUT, PATCH, DELETE).
     endpoints: Vec<u32>,
 }
 
+/// An FxHash-style hasher for the short keys of the child table. Only catalog strings are
+/// ever inserted (inputs are only looked up), so hash flooding cannot grow anything.
+#[derive(Default, Clone, Copy)]
+struct SegmentHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl SegmentHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for SegmentHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut word = [0u8; 8];
+        let rest = chunks.remainder();
+        word[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(word) ^ (rest.len() as u64) << 59);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Children = HashMap<(u32, &'static str), u32, BuildHasherDefault<SegmentHasher>>;
+
 pub(super) struct Trie {
     nodes: Vec<Node>,
+    children: Children,
 }
 
 pub(super) fn trie() -> &'static Trie {
@@ -35,6 +81,7 @@ impl Trie {
     fn build() -> Trie {
         let mut trie = Trie {
             nodes: vec![Node::default()],
+            children: Children::default(),
         };
         for (index, endpoint) in endpoints().iter().enumerate() {
             let mut at = 0usize;
@@ -54,10 +101,11 @@ impl Trie {
             }
             self.nodes[at].placeholder = Some(next);
         } else {
-            let literals = &mut self.nodes[at].literals;
-            match literals.binary_search_by(|(s, _)| (*s).cmp(segment)) {
-                Ok(found) => return literals[found].1 as usize,
-                Err(position) => literals.insert(position, (segment, next)),
+            match self.children.entry((at as u32, segment)) {
+                std::collections::hash_map::Entry::Occupied(child) => return *child.get() as usize,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(next);
+                }
             }
         }
         self.nodes.push(Node::default());
@@ -65,11 +113,11 @@ impl Trie {
     }
 
     fn literal(&self, at: usize, segment: &str) -> Option<usize> {
-        let literals = &self.nodes[at].literals;
-        literals
-            .binary_search_by(|(s, _)| (*s).cmp(segment))
-            .ok()
-            .map(|i| literals[i].1 as usize)
+        // The table's keys borrow `'static` strings; covariance lets it be probed with a
+        // shorter-lived one.
+        let children: &HashMap<(u32, &str), u32, BuildHasherDefault<SegmentHasher>> =
+            &self.children;
+        children.get(&(at as u32, segment)).map(|&c| c as usize)
     }
 
     fn endpoint_at(&self, at: usize, method: &Method) -> Option<&'static Endpoint> {
@@ -118,21 +166,17 @@ impl Trie {
 /// RFC 6570 query expression `{?a,b}` / `{&c}`), no fragment.
 pub(super) fn path_part(text: &str) -> &str {
     let text = text.trim_start_matches('/');
-    let end = [
-        text.find('?'),
-        text.find('#'),
-        text.find("{?"),
-        text.find("{&"),
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(text.len());
-    // `{?` is found by `?` too, one byte later: cut before its brace.
-    let end = match text[..end].strip_suffix('{') {
-        Some(cut) => cut.len(),
-        None => end,
-    };
+    let bytes = text.as_bytes();
+    // One pass (a `str::find` with a string pattern would set up a searcher per call).
+    let end = bytes
+        .iter()
+        .enumerate()
+        .position(|(i, &b)| {
+            b == b'?'
+                || b == b'#'
+                || (b == b'{' && matches!(bytes.get(i + 1), Some(b'?' | b'&' | b'#')))
+        })
+        .unwrap_or(bytes.len());
     &text[..end]
 }
 
@@ -190,7 +234,9 @@ pub fn find_all(template: &str) -> impl Iterator<Item = &'static Endpoint> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathMatch<'p> {
     endpoint: &'static Endpoint,
-    params: Vec<(&'static str, &'p str)>,
+    /// A fixed array: a look-up allocates nothing.
+    params: [(&'static str, &'p str); MAX_PARAMS],
+    len: usize,
 }
 
 impl<'p> PathMatch<'p> {
@@ -202,12 +248,12 @@ impl<'p> PathMatch<'p> {
     /// `(placeholder name, segment as written)` pairs in template order (still
     /// percent-encoded, as on the wire).
     pub fn params(&self) -> &[(&'static str, &'p str)] {
-        &self.params
+        &self.params[..self.len]
     }
 
     /// The value captured for one placeholder.
     pub fn param(&self, name: &str) -> Option<&'p str> {
-        self.params
+        self.params()
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| *v)
@@ -245,13 +291,19 @@ pub fn find_path<'p>(method: &Method, path: &'p str) -> Option<PathMatch<'p>> {
     }
     let endpoint = trie.walk(0, path, method)?;
     // The found template has as many segments as the path: pair them up.
-    let params = endpoint
-        .template
-        .split('/')
-        .zip(path.split('/'))
-        .filter_map(|(t, value)| placeholder_name(t).map(|name| (name, value)))
-        .collect();
-    Some(PathMatch { endpoint, params })
+    let mut params = [("", ""); MAX_PARAMS];
+    let mut len = 0;
+    for (t, value) in endpoint.template.split('/').zip(path.split('/')) {
+        if let (Some(name), Some(slot)) = (placeholder_name(t), params.get_mut(len)) {
+            *slot = (name, value);
+            len += 1;
+        }
+    }
+    Some(PathMatch {
+        endpoint,
+        params,
+        len,
+    })
 }
 
 /// The endpoint named by JS chain text: `v3.payscore.serviceorder._out_order_no_.sync`,
@@ -385,6 +437,17 @@ mod tests {
                 found.endpoint().template.split('/').count(),
                 endpoint.template.split('/').count(),
                 "{concrete}"
+            );
+        }
+    }
+
+    #[test]
+    fn templates_fit_the_fixed_limits() {
+        for endpoint in endpoints() {
+            assert!(endpoint.path_params.len() <= MAX_PARAMS, "{endpoint}");
+            assert!(
+                endpoint.template.split('/').count() < MAX_SEGMENTS,
+                "{endpoint}"
             );
         }
     }

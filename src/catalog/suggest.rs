@@ -31,6 +31,8 @@ const DROPPED_PLACEHOLDER: u16 = 60;
 const ONE_SEGMENT: u16 = 100;
 /// Another method's template: still shown, after the ones with the method.
 const OTHER_METHOD: u16 = 30;
+/// Not measured yet (a memo cell).
+const UNKNOWN: u16 = u16::MAX;
 /// Paths longer than this get no suggestions (no template comes close).
 const MAX_SEGMENTS: usize = 24;
 
@@ -158,26 +160,35 @@ pub fn suggest(method: Option<&Method>, path: &str, limit: usize) -> Vec<Suggest
         return Vec::new();
     }
     let index = index();
-    // Each input segment against each distinct literal, once.
+    // What each input segment is, once; its distance to a literal is measured the first
+    // time an alignment needs it (templates pruned by length never ask).
+    let kinds: Vec<(bool, bool, String)> = input
+        .iter()
+        .map(|segment| {
+            (
+                is_placeholder(segment),
+                looks_like_value(segment),
+                normalize(segment),
+            )
+        })
+        .collect();
     let width = index.literals.len();
-    let mut literal_cost = vec![ONE_SEGMENT; input.len() * width];
-    for (i, segment) in input.iter().enumerate() {
-        if is_placeholder(segment) {
-            continue;
-        }
-        let norm = normalize(segment);
-        for (id, literal) in index.literals.iter().enumerate() {
-            literal_cost[i * width + id] = literal_distance(segment, &norm, literal);
-        }
-    }
+    let literal_cost = std::cell::RefCell::new(vec![UNKNOWN; input.len() * width]);
     let substitute = |i: usize, seg: Seg| -> u16 {
-        let segment = input[i];
-        match (seg, is_placeholder(segment)) {
+        let (placeholder, value, ref norm) = kinds[i];
+        match (seg, placeholder) {
             (Seg::Placeholder, true) => EQUAL,
-            (Seg::Placeholder, false) if looks_like_value(segment) => VALUE_FOR_PLACEHOLDER,
+            (Seg::Placeholder, false) if value => VALUE_FOR_PLACEHOLDER,
             (Seg::Placeholder, false) => WORD_FOR_PLACEHOLDER,
             (Seg::Literal(_), true) => PLACEHOLDER_FOR_LITERAL,
-            (Seg::Literal(id), false) => literal_cost[i * width + id as usize],
+            (Seg::Literal(id), false) => {
+                let mut memo = literal_cost.borrow_mut();
+                let cell = &mut memo[i * width + id as usize];
+                if *cell == UNKNOWN {
+                    *cell = literal_distance(input[i], norm, &index.literals[id as usize]);
+                }
+                *cell
+            }
         }
     };
     let budget = u32::from(ONE_SEGMENT) / 2;
@@ -327,20 +338,20 @@ fn looks_like_value(segment: &str) -> bool {
 fn levenshtein(a: &[u8], b: &[u8]) -> usize {
     const MAX: usize = 64;
     let (a, b) = (&a[..a.len().min(MAX)], &b[..b.len().min(MAX)]);
-    let mut previous = [0usize; MAX + 1];
-    let mut current = [0usize; MAX + 1];
+    let mut previous = [0u8; MAX + 1];
+    let mut current = [0u8; MAX + 1];
     for (j, cell) in previous.iter_mut().enumerate().take(b.len() + 1) {
-        *cell = j;
+        *cell = j as u8;
     }
     for (i, &ca) in a.iter().enumerate() {
-        current[0] = i + 1;
+        current[0] = i as u8 + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
+            let substitution = previous[j] + u8::from(ca != cb);
             current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
         }
         std::mem::swap(&mut previous, &mut current);
     }
-    previous[b.len()]
+    usize::from(previous[b.len()])
 }
 
 #[cfg(test)]
