@@ -165,6 +165,7 @@
 // The modules in the order of the one-way flow, leaves first: each imports only modules
 // listed before it (`blocking`, `sandbox` and the command line sit on top of everything).
 pub mod blocking;
+pub mod catalog;
 pub mod certificates;
 mod chain;
 mod client;

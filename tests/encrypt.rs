@@ -238,10 +238,10 @@ const POINTERS: [&str; 4] = [
 ];
 
 /// Sends through the sandbox (which checks the request signature) to a path it does not
-/// know, and returns what it received.
+/// know (so that no endpoint's validation gets in the way), and returns what it received.
 async fn sent_through(sandbox: &Sandbox, wxpay: &Wechatpay, pin: Option<&str>) -> (String, Value) {
     let mut request = wxpay
-        .chain("v3/applyment4sub/applyment/")
+        .chain("v3/no-such-endpoint/applyment/")
         .post(applyment())
         .encrypt_fields(POINTERS);
     if let Some(id) = pin {

@@ -36,6 +36,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "catalog")]
+mod catalog_routes;
 mod lifecycle;
 mod notify;
 mod routes;

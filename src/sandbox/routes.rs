@@ -106,9 +106,6 @@ fn routes() -> [Route; 6] {
 pub(crate) fn answer(state: &State, method: &Method, target: &str, body: &[u8]) -> Answer {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let path = path.trim_start_matches('/');
-    if let Some(answer) = lifecycle(state, method, path, query, body) {
-        return answer;
-    }
     let mut path_matched = false;
     for route in routes() {
         let Some(mut params) = match_path(route.template, path) else {
@@ -167,11 +164,27 @@ pub(crate) fn answer(state: &State, method: &Method, target: &str, body: &[u8]) 
             &format!("{method} is not allowed on /{path}"),
         );
     }
+    // Every other catalog endpoint: validated like the platform, then answered by the
+    // payment lifecycle if it is one of its endpoints, else from the catalog's example.
+    #[cfg(feature = "catalog")]
+    if let Some(answer) = super::catalog_routes::answer(method, path, query, body, || {
+        lifecycle(state, method, path, query, body)
+    }) {
+        return answer;
+    }
+    #[cfg(not(feature = "catalog"))]
+    if let Some(answer) = lifecycle(state, method, path, query, body) {
+        return answer;
+    }
+    #[cfg(feature = "catalog")]
+    let closest = super::catalog_routes::closest(path);
+    #[cfg(not(feature = "catalog"))]
+    let closest = "";
     Answer::json(
         StatusCode::NOT_FOUND,
         &json!({
             "code": "NOT_FOUND",
-            "message": format!("请求的资源不存在 (the sandbox has no route for {method} /{path})"),
+            "message": format!("请求的资源不存在 (the sandbox has no route for {method} /{path}{closest})"),
         }),
     )
 }
