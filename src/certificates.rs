@@ -128,10 +128,10 @@ pub(crate) async fn download(
         Method::GET,
         CERTIFICATES_PATH.to_owned(),
     );
-    let (raw, _) = request.send_raw().await?;
+    let (raw, path) = request.send_raw().await?;
     if !raw.status.is_success() {
         // Verified with the trusted keys if signed, then reported as Error::Api.
-        return classify(raw, &pipeline.verifier, false).map(|_| Vec::new());
+        return classify(raw, &pipeline.verifier, &path).map(|_| Vec::new());
     }
     let response = Response::new(raw.status, raw.headers, raw.body);
     let decoded = decode(key, response.bytes());

@@ -128,6 +128,10 @@ pub struct ApiError {
     pub detail: Option<serde_json::Value>,
     /// The `Request-ID` header, which WeChat Pay support asks for.
     pub request_id: Option<String>,
+    /// For a 404, the endpoint catalog's closest templates to the path requested, best
+    /// first (e.g. `POST v3/payscore/serviceorder/{out_order_no}/sync`); empty otherwise or
+    /// without the `catalog` feature.
+    pub suggestions: Vec<String>,
     /// The whole response (status, headers, raw body).
     pub response: Response,
 }
@@ -143,6 +147,7 @@ impl fmt::Debug for ApiError {
             .field("message", &crate::redact::Text(&self.message))
             .field("detail", &detail.as_deref().map(crate::redact::Text))
             .field("request_id", &self.request_id)
+            .field("suggestions", &self.suggestions)
             .field("response", &self.response)
             .finish()
     }
@@ -156,6 +161,14 @@ impl fmt::Display for ApiError {
         }
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
+        }
+        // The sandbox's own message already names them; the platform's does not.
+        if self
+            .suggestions
+            .first()
+            .is_some_and(|first| !self.message.contains(first.as_str()))
+        {
+            write!(f, "; closest: {}", self.suggestions.join(", "))?;
         }
         if let Some(id) = &self.request_id {
             write!(f, " (Request-ID {id})")?;

@@ -140,14 +140,11 @@ impl fmt::Debug for Response {
     }
 }
 
-/// Verifies and classifies a raw answer: a 2xx is verified (unless `unsigned`, an answer the
-/// platform sends without signature) and returned; a non-2xx is verified if it carries a
-/// signature, then becomes [`Error::Api`].
-pub(crate) fn classify(
-    raw: RawResponse,
-    verifier: &Verifier,
-    unsigned: bool,
-) -> Result<Response, Error> {
+/// Verifies and classifies a raw answer to a request for `path` (after the base path, with
+/// any query): a 2xx is verified (unless the catalog lists `path` as an unsigned file) and
+/// returned; a non-2xx is verified if it carries a signature, then becomes [`Error::Api`].
+pub(crate) fn classify(raw: RawResponse, verifier: &Verifier, path: &str) -> Result<Response, Error> {
+    let unsigned = crate::catalog::is_unsigned_answer(path);
     let RawResponse {
         status,
         headers,
@@ -167,12 +164,13 @@ pub(crate) fn classify(
     if status.is_success() {
         Ok(response)
     } else {
-        Err(api_error(response))
+        Err(api_error(response, path))
     }
 }
 
-/// `{code, message, detail}` of a non-2xx answer, whatever shape its body has.
-pub(crate) fn api_error(response: Response) -> Error {
+/// `{code, message, detail}` of a non-2xx answer, whatever shape its body has; for a 404,
+/// the catalog's closest templates to `path`.
+pub(crate) fn api_error(response: Response, path: &str) -> Error {
     let parsed: Option<Map<String, Value>> = serde_json::from_slice(response.bytes()).ok();
     let field = |name: &str| {
         parsed
@@ -188,12 +186,32 @@ pub(crate) fn api_error(response: Response) -> Error {
         message = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
     }
     let detail = parsed.as_ref().and_then(|m| m.get("detail")).cloned();
+    let suggestions = if response.status() == http::StatusCode::NOT_FOUND {
+        suggestions(path)
+    } else {
+        Vec::new()
+    };
     Error::Api(Box::new(ApiError {
         status: response.status(),
         code,
         message,
         detail,
         request_id: response.request_id().map(str::to_owned),
+        suggestions,
         response,
     }))
+}
+
+#[cfg(feature = "catalog")]
+fn suggestions(path: &str) -> Vec<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    crate::catalog::suggestions_for(path)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[cfg(not(feature = "catalog"))]
+fn suggestions(_: &str) -> Vec<String> {
+    Vec::new()
 }

@@ -45,38 +45,18 @@ pub(crate) const PROBE_PREFIX: &str = "WECHATPAY/SIGNTEST/";
 /// The default replay window: 300 seconds either way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
-/// Paths whose answers are files the platform sends unsigned. An answer on these paths
-/// may lack the signature headers; if it carries them, it is verified all the same.
-/// `*` stands for one path segment.
-pub(crate) const UNSIGNED_DOWNLOADS: &[&str] = &[
-    "v3/billdownload/file",
-    "v3/transferdownload/signfile",
-    "v3/transferdownload/elecvoucherfile",
-    "v3/merchant-service/images/*",
-];
-
-/// Whether `path` (with or without a leading `/` and a query) is one of
-/// [`UNSIGNED_DOWNLOADS`].
+/// Whether `path` (with or without a leading `/` and a query) is a file the platform sends
+/// without a signature (a bill, a transfer receipt, a complaint image): the endpoint
+/// catalog's list ([`catalog::unsigned_answer_templates`](crate::catalog::unsigned_answer_templates)),
+/// compiled with or without the `catalog` feature. An answer on such a path may lack the
+/// signature headers; if it carries them, it is verified all the same.
 ///
 /// ```
 /// assert!(wechatpay::verify::is_unsigned_download("/v3/billdownload/file?token=x"));
 /// assert!(!wechatpay::verify::is_unsigned_download("/v3/certificates"));
 /// ```
 pub fn is_unsigned_download(path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let path = path.trim_start_matches('/');
-    UNSIGNED_DOWNLOADS.iter().any(|pattern| {
-        let mut want = pattern.split('/');
-        let mut have = path.split('/');
-        loop {
-            match (want.next(), have.next()) {
-                (None, None) => return true,
-                (Some("*"), Some(seg)) if !seg.is_empty() => {}
-                (Some(w), Some(h)) if w == h => {}
-                _ => return false,
-            }
-        }
-    })
+    crate::catalog::is_unsigned_answer(path)
 }
 
 /// The message a platform signature covers: `TIMESTAMP\nNONCE\nBODY\n`.
@@ -464,19 +444,6 @@ fn header<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unsigned_downloads_match_whole_paths_only() {
-        assert!(is_unsigned_download("/v3/billdownload/file?token=abc"));
-        assert!(is_unsigned_download("v3/merchant-service/images/xxxx"));
-        assert!(!is_unsigned_download("/v3/billdownload/file/extra"));
-        assert!(!is_unsigned_download("/v3/billdownload"));
-        assert!(!is_unsigned_download("/v3/merchant-service/images/"));
-        assert!(!is_unsigned_download(
-            "/v3/merchant-service/images/upload/x"
-        ));
-        assert!(!is_unsigned_download("/v3/certificates"));
-    }
 
     #[test]
     fn ids_are_checked_and_serials_uppercased() {

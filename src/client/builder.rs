@@ -48,6 +48,7 @@ pub struct WechatpayBuilder {
     user_agent: Option<String>,
     apiv3_key: Option<String>,
     clock: Option<Clock>,
+    strict: bool,
     refresh_interval: Option<Duration>,
 }
 
@@ -287,6 +288,30 @@ impl WechatpayBuilder {
         self
     }
 
+    /// Checks every request against the built-in endpoint catalog before signing it (see
+    /// [`RequestBuilder::check`](crate::RequestBuilder::check)): an unknown endpoint, a
+    /// missing placeholder, query parameter or required body field fails at `build()` with
+    /// the closest templates or the JSON Pointer, instead of a round trip to the platform.
+    /// Off by default, since the platform adds endpoints before any catalog knows them;
+    /// on for the sandbox's clients. A request opts out with
+    /// [`skip_check`](crate::RequestBuilder::skip_check). Needs the `catalog` feature.
+    ///
+    /// ```
+    /// # let key = wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM)?;
+    /// let wxpay = wechatpay::Wechatpay::builder()
+    ///     .mchid("1900000001").serial("5157F09EFDC096DE15EBE81A47057A7232F1B8E1").private_key(key)
+    ///     .apiv3_key(wechatpay::sandbox::APIV3_KEY)
+    ///     .strict(true)
+    ///     .build()?;
+    /// let typo = wxpay.chain("v3/pay/transaction/id/{transaction_id}").get().param("transaction_id", "42").build();
+    /// assert!(typo.is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
+    }
+
     /// Keeps the platform certificates fresh: downloads them (`GET v3/certificates`) in
     /// the background right away and then every `interval` (12 hours is plenty), adds new
     /// ones to the live trust store and drops expired ones. Needs [`apiv3_key`](Self::apiv3_key).
@@ -434,6 +459,7 @@ impl WechatpayBuilder {
             base,
             transport,
             user_agent,
+            self.strict,
         );
         Ok(Wechatpay {
             inner: Arc::new(Inner {

@@ -22,7 +22,7 @@ use crate::response::{classify, Response};
 use crate::sign::{check_nonce, Authorization};
 use crate::template;
 use crate::transport::RawResponse;
-use crate::verify::{is_unsigned_download, SERIAL};
+use crate::verify::SERIAL;
 
 pub(crate) use encrypt::json_kind;
 pub(crate) use pipeline::Pipeline;
@@ -73,6 +73,9 @@ pub struct RequestBuilder {
     nonce: Option<String>,
     /// JSON Pointers of body fields to encrypt at `build()`/`send()`.
     encrypt: Vec<String>,
+    /// Whether to check the request against the endpoint catalog before signing; `None`
+    /// follows the client ([`WechatpayBuilder::strict`](crate::WechatpayBuilder::strict)).
+    check: Option<bool>,
     error: Option<Error>,
 }
 
@@ -96,6 +99,7 @@ impl RequestBuilder {
             timestamp: None,
             nonce: None,
             encrypt: Vec::new(),
+            check: None,
             error: None,
         }
     }
@@ -358,6 +362,46 @@ impl RequestBuilder {
         self
     }
 
+    /// Checks the request against the built-in endpoint catalog before it is signed, and
+    /// refuses it with [`Error::Request`] (its source a
+    /// [`catalog::CheckError`](crate::catalog::CheckError) saying what to fix) if the
+    /// endpoint is not in the catalog for this method (naming the closest ones), a required
+    /// placeholder, query parameter or body field is missing (naming its JSON Pointer and
+    /// the endpoint), a `param` is used by no placeholder, or a JSON endpoint's body is not
+    /// JSON. Clients built with [`strict`](crate::WechatpayBuilder::strict) (the sandbox's)
+    /// check every request; [`skip_check`](Self::skip_check) opts one out.
+    ///
+    /// Needs the `catalog` cargo feature (on by default); without it, `build()` reports a
+    /// configuration error.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let error = wxpay
+    ///     .chain("v3/payscore/serviceorders/{out_order_no}/sync")
+    ///     .post(serde_json::json!({}))
+    ///     .param("out_order_no", "1234323JKHDFE1243252")
+    ///     .check()
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("catalog"));
+    /// let cause = std::error::Error::source(&error).map(|e| e.to_string()).unwrap_or_default();
+    /// assert!(cause.contains("closest: POST v3/payscore/serviceorder/{out_order_no}/sync"), "{cause}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn check(mut self) -> Self {
+        self.check = Some(true);
+        self
+    }
+
+    /// Sends this request without the catalog check even on a [`strict`] client, e.g. for
+    /// an endpoint newer than the catalog.
+    ///
+    /// [`strict`]: crate::WechatpayBuilder::strict
+    pub fn skip_check(mut self) -> Self {
+        self.check = Some(false);
+        self
+    }
+
     /// The template this request was named by.
     pub fn template(&self) -> &str {
         &self.template
@@ -390,6 +434,9 @@ impl RequestBuilder {
             return Err(error);
         }
         let pipeline = &*self.pipeline;
+        if self.check.unwrap_or(pipeline.strict) {
+            self.check_catalog()?;
+        }
         let template = pipeline.template(&self.template)?;
         let mut path = template.expand_path(&self.params)?;
         append_query(&mut path, &self.query);
@@ -465,6 +512,35 @@ impl RequestBuilder {
         Ok(Signed { request, path })
     }
 
+    /// The catalog check (see [`check`](Self::check)).
+    #[cfg(feature = "catalog")]
+    fn check_catalog(&self) -> Result<(), Error> {
+        // A base path such as `/hk/` is part of the catalog's templates (`hk/v3/...`).
+        let base = self.pipeline.base.path.trim_start_matches('/');
+        let template = if base.is_empty() {
+            std::borrow::Cow::Borrowed(self.template.as_str())
+        } else {
+            std::borrow::Cow::Owned(format!("{base}{}", self.template.trim_start_matches('/')))
+        };
+        let query: Vec<&str> = self.query.iter().map(|(name, _)| name.as_str()).collect();
+        crate::catalog::check(
+            &self.method,
+            &template,
+            &self.params,
+            &query,
+            self.body.as_deref(),
+        )
+        .map(|_| ())
+        .map_err(|e| Error::request_with("the endpoint catalog refuses this request", e))
+    }
+
+    #[cfg(not(feature = "catalog"))]
+    fn check_catalog(&self) -> Result<(), Error> {
+        Err(Error::config(
+            "checking a request against the endpoint catalog needs the `catalog` cargo feature",
+        ))
+    }
+
     /// Signs, sends, reads and verifies. A 2xx answer is returned once its signature
     /// holds; a non-2xx answer becomes [`Error::Api`] (after verification, if signed).
     ///
@@ -484,7 +560,7 @@ impl RequestBuilder {
     pub async fn send(self) -> Result<Response, Error> {
         let pipeline = Arc::clone(&self.pipeline);
         let (raw, path) = self.send_raw().await?;
-        classify(raw, &pipeline.verifier, is_unsigned_download(&path))
+        classify(raw, &pipeline.verifier, &path)
     }
 
     /// Signs and sends, and returns the answer unverified with the path it was signed
@@ -524,6 +600,7 @@ impl fmt::Debug for RequestBuilder {
             .field("headers", &redact::Headers(&self.headers))
             .field("body", &self.body.as_deref().map(redact::Body))
             .field("encrypt_fields", &self.encrypt)
+            .field("check", &self.check)
             .field("error", &self.error)
             .finish_non_exhaustive()
     }

@@ -30,6 +30,8 @@ pub(crate) struct Pipeline {
     pub(crate) base: BaseUrl,
     pub(crate) transport: Transport,
     pub(crate) user_agent: HeaderValue,
+    /// Check every request against the endpoint catalog before signing.
+    pub(crate) strict: bool,
     templates: RwLock<HashMap<Box<str>, Arc<UriTemplate>>>,
 }
 
@@ -44,6 +46,7 @@ impl Pipeline {
         base: BaseUrl,
         transport: Transport,
         user_agent: HeaderValue,
+        strict: bool,
     ) -> Pipeline {
         Pipeline {
             mchid,
@@ -54,6 +57,7 @@ impl Pipeline {
             base,
             transport,
             user_agent,
+            strict,
             templates: RwLock::default(),
         }
     }

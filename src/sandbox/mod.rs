@@ -301,7 +301,10 @@ impl Sandbox {
             ledger: lifecycle::Ledger::default(),
         });
         let (addr, server) = server::serve(port, Arc::clone(&state)).await?;
-        let client = credentials()?.base_url(format!("http://{addr}/")).build()?;
+        let client = credentials()?
+            .base_url(format!("http://{addr}/"))
+            .strict(cfg!(feature = "catalog"))
+            .build()?;
         Ok(Sandbox {
             addr,
             state,
@@ -321,7 +324,10 @@ impl Sandbox {
     }
 
     /// A client configured for this sandbox (merchant key, platform certificate key,
-    /// APIv3 key). Clones share one connection pool.
+    /// APIv3 key). Clones share one connection pool. It is
+    /// [`strict`](WechatpayBuilder::strict): every request is checked against the endpoint
+    /// catalog before it is signed (`.skip_check()` on a request sends it as it is, to see
+    /// the sandbox's own answer to a malformed request).
     pub fn client(&self) -> Wechatpay {
         self.client.clone()
     }
@@ -333,7 +339,9 @@ impl Sandbox {
     ///
     /// Only if the embedded keys failed to parse.
     pub fn client_builder(&self) -> Result<WechatpayBuilder, Error> {
-        Ok(credentials()?.base_url(self.base_url()))
+        Ok(credentials()?
+            .base_url(self.base_url())
+            .strict(cfg!(feature = "catalog")))
     }
 
     /// The merchant id the sandbox accepts.
