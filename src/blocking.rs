@@ -225,6 +225,11 @@ impl RequestBuilder {
         fn nonce(nonce: impl Into<String>);
         /// Encrypts body fields for the platform (see [`crate::RequestBuilder::encrypt_fields`]).
         fn encrypt_fields(pointers: impl IntoIterator<Item = impl AsRef<str>>);
+        /// Checks the request against the endpoint catalog before signing (see
+        /// [`crate::RequestBuilder::check`]).
+        fn check();
+        /// Skips the catalog check on a strict client (see [`crate::RequestBuilder::skip_check`]).
+        fn skip_check();
     }
 
     /// Sets the JSON body.

@@ -143,7 +143,11 @@ impl fmt::Debug for Response {
 /// Verifies and classifies a raw answer to a request for `path` (after the base path, with
 /// any query): a 2xx is verified (unless the catalog lists `path` as an unsigned file) and
 /// returned; a non-2xx is verified if it carries a signature, then becomes [`Error::Api`].
-pub(crate) fn classify(raw: RawResponse, verifier: &Verifier, path: &str) -> Result<Response, Error> {
+pub(crate) fn classify(
+    raw: RawResponse,
+    verifier: &Verifier,
+    path: &str,
+) -> Result<Response, Error> {
     let unsigned = crate::catalog::is_unsigned_answer(path);
     let RawResponse {
         status,

@@ -146,13 +146,15 @@ async fn prepare(
             "v3/pay/transactions/out-trade-no/{out_trade_no}{?mchid}"
         })
         .get()
-        .params(serde_json::json!({
-            "out_trade_no": out_trade_no, "mchid": merchant, "sp_mchid": merchant, "sub_mchid": "1900000109",
-        }))
+        .params(if partner {
+            serde_json::json!({ "out_trade_no": out_trade_no, "sp_mchid": merchant, "sub_mchid": "1900000109" })
+        } else {
+            serde_json::json!({ "out_trade_no": out_trade_no, "mchid": merchant })
+        })
         .send()
         .await
         .and_then(|r| r.json())
-        .unwrap_or_default();
+        .unwrap();
     if let Some(id) = queried["transaction_id"].as_str() {
         transaction_id = id.to_owned();
     }
@@ -244,7 +246,7 @@ async fn every_json_endpoint_answers_its_example_and_refuses_a_missing_field() {
     let sandbox = Sandbox::start().await.unwrap();
     let wxpay = sandbox.client();
     let mut failures = Vec::new();
-    let (mut answered, mut refused, mut unsigned) = (0, 0, 0);
+    let (mut answered, mut refused, mut unsigned, mut checked) = (0, 0, 0, 0);
     for (n, endpoint) in catalog::endpoints()
         .iter()
         .filter(|e| in_scope(e))
@@ -268,7 +270,7 @@ async fn every_json_endpoint_answers_its_example_and_refuses_a_missing_field() {
             {
                 unsigned += 1
             }
-            Err(e) => failures.push(format!("{endpoint}: {e}")),
+            Err(e) => failures.push(format!("{endpoint}: {e}: {}", cause(&e))),
         }
 
         let Some(mut body) = body else { continue };
@@ -282,7 +284,20 @@ async fn every_json_endpoint_answers_its_example_and_refuses_a_missing_field() {
             remove(&mut body, pointer),
             "{endpoint}: example lacks {pointer}"
         );
-        match request(&wxpay, endpoint, Some(&body), &state).send().await {
+        // The strict client refuses it before signing, naming the pointer...
+        match request(&wxpay, endpoint, Some(&body), &state).build() {
+            Err(e) if cause(&e).contains(*pointer) => checked += 1,
+            Err(e) => failures.push(format!("{endpoint} without {pointer}, checked: {e}")),
+            Ok(_) => failures.push(format!(
+                "{endpoint} without {pointer}: not refused by check()"
+            )),
+        }
+        // ...and the sandbox, sent it anyway, refuses it like the platform.
+        match request(&wxpay, endpoint, Some(&body), &state)
+            .skip_check()
+            .send()
+            .await
+        {
             Err(e)
                 if e.status() == Some(http::StatusCode::BAD_REQUEST)
                     && e.api_code() == Some("PARAM_ERROR")
@@ -303,7 +318,11 @@ async fn every_json_endpoint_answers_its_example_and_refuses_a_missing_field() {
         failures.len(),
         failures.join("\n")
     );
-    eprintln!("{answered} answered and verified, {unsigned} unsigned files, {refused} refused a missing field");
+    eprintln!(
+        "{answered} answered and verified, {unsigned} unsigned files, {refused} refused a \
+         missing field, {checked} refused it before signing"
+    );
+    assert_eq!(checked, refused);
     assert!(answered > 900, "{answered}");
     assert!(refused > 400, "{refused}");
 }
@@ -337,21 +356,41 @@ async fn hk_and_global_endpoints_are_reached_under_their_own_base_path_segment()
     );
 }
 
+/// The cause's text of a refusal by the catalog check (the `CheckError` in `source()`).
+fn cause(error: &wechatpay::Error) -> String {
+    std::error::Error::source(error)
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn unknown_paths_get_404_naming_the_closest_templates() {
     let sandbox = Sandbox::start().await.unwrap();
-    let error = sandbox
-        .client()
-        .chain("v3/payscore/serviceorders/{out_order_no}/sync")
-        .post(serde_json::json!({}))
-        .param("out_order_no", "1234323JKHDFE1243252")
-        .send()
-        .await
-        .unwrap_err();
+    let typo = || {
+        sandbox
+            .client()
+            .chain("v3/payscore/serviceorders/{out_order_no}/sync")
+            .post(serde_json::json!({}))
+            .param("out_order_no", "1234323JKHDFE1243252")
+    };
+    // The strict sandbox client names the closest templates before signing...
+    let refused = typo().build().unwrap_err();
+    assert!(
+        cause(&refused).contains("closest: POST v3/payscore/serviceorder/{out_order_no}/sync"),
+        "{refused}: {}",
+        cause(&refused)
+    );
+    // ...and the platform's 404 carries them too, whether or not the client checks.
+    let error = typo().skip_check().send().await.unwrap_err();
     assert_eq!(error.status(), Some(http::StatusCode::NOT_FOUND));
     let text = error.to_string();
     assert!(
         text.contains("closest: POST v3/payscore/serviceorder/{out_order_no}/sync"),
         "{text}"
+    );
+    let api = error.api().unwrap();
+    assert_eq!(
+        api.suggestions.first().map(String::as_str),
+        Some("POST v3/payscore/serviceorder/{out_order_no}/sync")
     );
 }

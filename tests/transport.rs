@@ -263,7 +263,16 @@ fn the_blocking_client_sends_without_await() {
             .unwrap();
         assert_eq!(response.status(), seed.status);
     }
-    let error = wxpay.seg("v3").seg("nowhere").get().send().unwrap_err();
+    // The sandbox client checks requests against the catalog; this one goes out anyway.
+    let refused = wxpay.seg("v3").seg("nowhere").get().build().unwrap_err();
+    assert!(refused.to_string().contains("catalog"), "{refused}");
+    let error = wxpay
+        .seg("v3")
+        .seg("nowhere")
+        .get()
+        .skip_check()
+        .send()
+        .unwrap_err();
     assert_eq!(error.api_code(), Some("NOT_FOUND"));
     sandbox.fault(Fault::TamperBody);
     let error = wxpay.chain("v3/certificates").get().send().unwrap_err();

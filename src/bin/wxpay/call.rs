@@ -156,7 +156,12 @@ fn prepare(
     if let Some(nonce) = &args.nonce {
         request = request.nonce(nonce.as_str());
     }
-    request
+    // The catalog check runs with --check only, whatever the client's default.
+    if args.check {
+        request.check()
+    } else {
+        request.skip_check()
+    }
 }
 
 /// The `-d` argument as the compact JSON bytes to send: the text itself, `@FILE`, or `-`
@@ -231,7 +236,7 @@ fn show_failed_answer(error: &Error, show: Show) {
     let _ = stderr.flush();
 }
 
-fn stdout_failure(error: io::Error) -> Failure {
+pub fn stdout_failure(error: io::Error) -> Failure {
     Failure::new(
         Exit::Other,
         format!("cannot write to standard output: {error}"),

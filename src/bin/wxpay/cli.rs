@@ -41,6 +41,13 @@ const AFTER_LONG_HELP: &str = r#"Examples:
   # Download the platform certificates into ./certs (wechatpay_<SERIAL>.pem):
   wxpay crt -o certs
 
+  # Find an endpoint in the built-in catalog, then see how to call it:
+  wxpay list 退款
+  wxpay describe v3/refund/domestic/refunds
+
+  # Refuse a typo or a missing required field before anything is signed or sent:
+  wxpay --check v3/payscore/serviceorders/1234/sync -d '{}'
+
 URI forms:
   A URI containing `/` or `{` is a URI template, used literally (RFC 6570; `<name>` is an
   alias of `{name}`). Otherwise it is a dotted chain whose segments are normalized like the
@@ -84,7 +91,7 @@ Exit codes:
   0  success: a 2xx answer whose signature holds (or --dry-run)
   1  any other failure (e.g. stdout closed)
   2  usage: unknown option, malformed -p/-q/-H, invalid JSON in -d, unreadable -d @file,
-     a placeholder without value
+     a placeholder without value, a request --check refuses, an unknown URI to describe
   3  configuration: missing or bad key file, bad config file, incomplete credentials
   4  transport: connect, TLS, timeout, response too large, port in use
   5  API error: the platform answered non-2xx (status, code, message and Request-ID shown)
@@ -130,6 +137,33 @@ pub enum Command {
     /// PEM file per certificate into DIR, and prints serial, validity and path. Without
     /// credentials it downloads the embedded sandbox's certificate.
     Crt(CrtArgs),
+    /// List the endpoints of the built-in catalog: METHOD template and summary
+    ///
+    /// With FILTER, only those whose path or summary contain every word of it (Chinese
+    /// included), e.g. `wxpay list refund` or `wxpay list 退款`.
+    List(ListArgs),
+    /// Describe an endpoint: methods, placeholders, query parameters, required fields, an
+    /// example -d body ready to paste, and the documentation link
+    ///
+    /// URI is a template, a dotted chain or a concrete path, e.g.
+    /// `wxpay describe v3/pay/transactions/id/4200000001`.
+    Describe(DescribeArgs),
+}
+
+/// `wxpay list` options.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Words to look for in the path or the summary
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `wxpay describe` options.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The endpoint: a template, a dotted chain or a concrete path
+    #[arg(value_name = "URI")]
+    pub uri: String,
 }
 
 /// `wxpay crt` options.
@@ -188,6 +222,12 @@ pub struct CallArgs {
     /// Print the signed request (request line, headers, body) and send nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Check the request against the built-in endpoint catalog before signing it: an unknown
+    /// endpoint (with the closest ones), a missing placeholder, query parameter or required
+    /// body field is a usage error (exit 2) and nothing is sent
+    #[arg(long)]
+    pub check: bool,
 
     /// Print the status line and the response headers before the body
     #[arg(short = 'i', long)]

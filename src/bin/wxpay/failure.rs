@@ -92,16 +92,25 @@ impl From<Error> for Failure {
             Error::Template { .. } | Error::Request { .. } => Failure::usage(with_sources(&error)),
             Error::Config { .. } | Error::Key { .. } => Failure::config(with_sources(&error)),
             Error::Transport { .. } => Failure::new(Exit::Transport, with_sources(&error)),
-            Error::Api(api) => Failure::new(
-                Exit::Api,
-                api_message(
+            Error::Api(api) => {
+                let mut message = api_message(
                     api.status.as_u16(),
                     api.code.as_deref().unwrap_or_default(),
                     &api.message,
                     api.detail.as_ref(),
                     api.request_id.as_deref(),
-                ),
-            ),
+                );
+                // For a 404, the catalog's closest templates (the sandbox names them itself).
+                if let Some(first) = api.suggestions.first() {
+                    if !api.message.contains(first.as_str()) {
+                        message.push_str(&format!(
+                            "; closest in the catalog: {}",
+                            api.suggestions.join(", ")
+                        ));
+                    }
+                }
+                Failure::new(Exit::Api, message)
+            }
             Error::Verification { failure, response } => {
                 let status = response.as_ref().map(|r| r.status().as_u16());
                 let request_id = response.as_ref().and_then(|r| r.request_id());

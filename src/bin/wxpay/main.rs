@@ -9,7 +9,8 @@
 //! forms, the credentials and config file, the output and the exit codes.
 //!
 //! Modules: [`cli`] (options and help), [`credentials`] (flags, environment, config file,
-//! sandbox), [`call`] (build, sign, send, print), [`serve`] (`wxpay sandbox`), [`crt`] (`wxpay crt`), [`output`]
+//! sandbox), [`call`] (build, sign, send, print), [`serve`] (`wxpay sandbox`), [`crt`] (`wxpay crt`),
+//! [`catalog`] (`wxpay list`, `wxpay describe`), [`output`]
 //! (request and answer text), [`json`] (order-keeping JSON layout), [`failure`] (messages
 //! and exit codes).
 
@@ -19,6 +20,7 @@
 #![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
 
 mod call;
+mod catalog;
 mod cli;
 mod credentials;
 mod crt;
@@ -52,6 +54,8 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Sandbox(args)) => serve::run(args).await,
             Some(Command::Crt(args)) => crt::run(args).await,
+            Some(Command::List(args)) => catalog::list(args),
+            Some(Command::Describe(args)) => catalog::describe(args),
             None => call::run(cli.call).await,
         }
     });

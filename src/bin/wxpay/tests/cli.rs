@@ -900,3 +900,115 @@ fn snapshot_settings() -> insta::Settings {
     settings.set_snapshot_path("../../../../snapshots");
     settings
 }
+
+#[test]
+fn list_shows_the_catalog_filtered_by_path_or_summary_words() {
+    let all = run(&["list"]).expect(0);
+    assert!(
+        all.stdout.lines().count() > 1100,
+        "every endpoint is listed"
+    );
+    assert!(
+        all.stdout.lines().any(|l| l
+            .starts_with("POST v3/payscore/serviceorder/{out_order_no}/sync ")
+            && l.ends_with("同步服务订单信息API")),
+        "{}",
+        &all.stdout[..300]
+    );
+    let refunds = run(&["list", "退款"]).expect(0);
+    assert!(refunds.stdout.contains("POST v3/refund/domestic/refunds"));
+    assert!(refunds
+        .stdout
+        .lines()
+        .all(|l| l.contains("退款") || l.contains("refund")));
+    let words = run(&["list", "transactions", "close"]).expect(0);
+    assert!(words
+        .stdout
+        .contains("POST v3/pay/transactions/out-trade-no/{out_trade_no}/close"));
+    run(&["list", "no-such-word-anywhere"])
+        .expect(USAGE)
+        .one_line_error(&["no endpoint", "no-such-word-anywhere"]);
+}
+
+#[test]
+fn describe_gives_parameters_required_fields_an_example_and_the_docs() {
+    // By a concrete path, a template or a dotted chain.
+    for uri in ["v3/refund/domestic/refunds", "v3.refund.domestic.refunds"] {
+        let run = run(&["describe", uri]).expect(0);
+        let text = &run.stdout;
+        assert!(
+            text.starts_with("POST v3/refund/domestic/refunds\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("required fields: /out_refund_no /amount"),
+            "{text}"
+        );
+        assert!(text.contains("docs: https://pay.weixin.qq.com/"), "{text}");
+        // The example body is one line of JSON after -d, with every required field.
+        let example = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("example: -d '"))
+            .and_then(|l| l.strip_suffix('\''))
+            .expect("an example line");
+        let body: Value = serde_json::from_str(example).unwrap();
+        assert!(body["out_refund_no"].is_string() && body["amount"]["total"].is_number());
+    }
+    let by_path = run(&["describe", "v3/pay/transactions/id/4200000001"]).expect(0);
+    assert!(by_path
+        .stdout
+        .starts_with("GET v3/pay/transactions/id/{transaction_id}\n"));
+    assert!(by_path.stdout.contains("-q mchid="), "{}", by_path.stdout);
+    run(&["describe", "v3/payscore/serviceorders/{out_order_no}/sync"])
+        .expect(USAGE)
+        .one_line_error(&[
+            "not in the endpoint catalog",
+            "closest: POST v3/payscore/serviceorder/{out_order_no}/sync",
+        ]);
+}
+
+#[test]
+fn check_refuses_typos_and_missing_fields_before_anything_is_sent() {
+    run(&["--check", "v3/payscore/serviceorders/1234/sync", "-d", "{}"])
+        .expect(USAGE)
+        .one_line_error(&[
+            "not in the endpoint catalog",
+            "closest: POST v3/payscore/serviceorder/{out_order_no}/sync",
+        ]);
+    run(&[
+        "--check",
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=1234",
+        "-d",
+        r#"{"appid":"wxd678efh567hg6787","service_id":"500001","type":"Order_Paid"}"#,
+    ])
+    .expect(USAGE)
+    .one_line_error(&[
+        "/detail",
+        "POST v3/payscore/serviceorder/{out_order_no}/sync",
+    ]);
+    // A complete request passes the check and is sent.
+    let ok = run(&[
+        "--check",
+        SEED_CHAIN,
+        "-p",
+        "out_order_no=1234",
+        "-d",
+        SEED_BODY,
+    ])
+    .expect(0);
+    assert_eq!(ok.json()["out_order_no"], "1234");
+}
+
+#[test]
+fn an_unknown_uri_sent_anyway_names_the_closest_templates() {
+    let run = run(&["v3/payscore/serviceorders/1234/sync", "-d", SEED_BODY]).expect(API);
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("wxpay: 404 NOT_FOUND")
+            && last.contains("closest: POST v3/payscore/serviceorder/{out_order_no}/sync"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.is_empty());
+}
