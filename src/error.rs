@@ -104,7 +104,7 @@ pub enum Error {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), wechatpay::Error> {
 /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
-/// match sandbox.client().chain("v3/no/such/endpoint").get().await {
+/// match sandbox.client().chain("v3/no/such/endpoint").get().skip_check().await {
 ///     Err(wechatpay::Error::Api(api)) => {
 ///         assert_eq!(api.status, 404);
 ///         assert_eq!(api.code.as_deref(), Some("NOT_FOUND"));
@@ -442,7 +442,7 @@ impl Error {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), wechatpay::Error> {
     /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
-    /// let error = sandbox.client().chain("v3/no/such/thing").get().await.unwrap_err();
+    /// let error = sandbox.client().chain("v3/no/such/thing").get().skip_check().await.unwrap_err();
     /// assert_eq!(error.api_code(), Some("NOT_FOUND"));
     /// assert_eq!(error.status(), Some(http::StatusCode::NOT_FOUND));
     /// assert!(error.request_id().is_some());

@@ -65,6 +65,9 @@
 //!
 //! A 2xx answer is a [`Response`] whose signature has been checked against the configured
 //! platform keys (timestamp within 300 s, known serial, RSA-SHA256 over the raw bytes).
+//! The sandbox's client is also strict: it checks every request against the built-in
+//! endpoint catalog before signing ([`RequestBuilder::check`]), so the unknown path below
+//! is sent with `.skip_check()` to see what the platform answers.
 //! A non-2xx answer is [`Error::Api`] with the platform's `code` and `message`. A signature
 //! failure is [`Error::Verification`], which says which check failed and keeps the
 //! response, since the platform may have acted on the request.
@@ -74,7 +77,7 @@
 //! # async fn main() -> Result<(), wechatpay::Error> {
 //! # let sandbox = wechatpay::sandbox::Sandbox::start().await?;
 //! # let wxpay = sandbox.client();
-//! match wxpay.chain("v3/no/such/endpoint").get().await {
+//! match wxpay.chain("v3/no/such/endpoint").get().skip_check().await {
 //!     Err(wechatpay::Error::Api(api)) => {
 //!         assert_eq!(api.status, 404);
 //!         assert_eq!(api.code.as_deref(), Some("NOT_FOUND"));
