@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bills;
 mod notify;
 mod routes;
 mod server;
