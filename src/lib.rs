@@ -162,11 +162,14 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::missing_errors_doc)]
 
+pub mod bill;
 pub mod blocking;
 pub mod certificates;
 mod chain;
 mod client;
 pub mod crypto;
+pub mod download;
+pub mod multipart;
 mod error;
 pub mod notify;
 pub mod paysign;
