@@ -51,7 +51,9 @@ impl Source {
     async fn open(&self) -> (Body, Option<u64>) {
         match self {
             Source::File(path) => {
-                let file = tokio::fs::File::open(path).await.expect("the bill file opens");
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .expect("the bill file opens");
                 let len = file.metadata().await.expect("metadata").len();
                 let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
                 (Box::pin(MapErr(stream)), Some(len))
@@ -105,11 +107,15 @@ where
 
 /// Serves `path` at every URL over HTTP/1.1 on 127.0.0.1, with its Content-Length.
 async fn serve(path: PathBuf) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let path = path.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |_request| {
@@ -117,7 +123,8 @@ async fn serve(path: PathBuf) -> SocketAddr {
                     async move {
                         let file = tokio::fs::File::open(&path).await?;
                         let len = file.metadata().await?.len();
-                        let frames = FramesOf(tokio_util::io::ReaderStream::with_capacity(file, 256 << 10));
+                        let frames =
+                            FramesOf(tokio_util::io::ReaderStream::with_capacity(file, 256 << 10));
                         let body = http_body_util::StreamBody::new(frames);
                         let response = http::Response::builder()
                             .header(http::header::CONTENT_LENGTH, len)
@@ -167,13 +174,37 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) of this process and of its waited-for children, from
+/// /proc/self/stat (Linux; zeros elsewhere).
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    // utime, stime, cutime, cstime are fields 14-17, i.e. 11-14 after the name.
+    let tick = 100.0; // USER_HZ on Linux
+    let get = |i: usize| fields.get(i).copied().unwrap_or(0.0) / tick;
+    (get(11) + get(12), get(13) + get(14))
+}
+
 /// Resets VmHWM to the current RSS (Linux 4.0+); false if not possible.
 fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The cached gzip bill and its uncompressed length and SHA-1, generated on first use.
@@ -263,17 +294,33 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
-    let mib = if benching { env_or("WECHATPAY_BENCH_BILL_MIB", 1024u64) } else { 4 };
-    let rounds = if benching { env_or("WECHATPAY_BENCH_ROUNDS", 3usize).max(1) } else { 1 };
+    let mib = if benching {
+        env_or("WECHATPAY_BENCH_BILL_MIB", 1024u64)
+    } else {
+        4
+    };
+    let rounds = if benching {
+        env_or("WECHATPAY_BENCH_ROUNDS", 3usize).max(1)
+    } else {
+        1
+    };
     let sources = std::env::var("WECHATPAY_BENCH_SOURCES").unwrap_or_else(|_| "file,http".into());
     for tool in ["gunzip", "sha1sum", "curl"] {
-        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status().map_or(true, |s| !s.success()) {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .stdout(Stdio::null())
+            .status()
+            .map_or(true, |s| !s.success())
+        {
             println!("download: skipped, `{tool}` is not installed");
             return;
         }
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
     let (path, len, sha1) = bill(&target.join("bench-data"), mib);
     let out_dir = tempfile::tempdir_in(target.join("bench-data")).expect("an output directory");
     let out = out_dir.path().join("tradebill.csv");
@@ -292,14 +339,20 @@ fn main() {
                 other => panic!("unknown source `{other}` (file, http)"),
             };
             let (mut ratios, mut our_rates, mut their_rates) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut our_cpu, mut their_cpu) = (0.0, 0.0);
             let mut peak_kib = 0;
             let reset = reset_peak_rss();
             for _ in 0..rounds {
+                let before = cpu_seconds();
                 let theirs = reference(&source, &sha1).await;
+                let between = cpu_seconds();
                 if reset {
                     reset_peak_rss();
                 }
                 let mine = ours(&source, &sha1, &out).await;
+                let after = cpu_seconds();
+                their_cpu += between.1 - before.1;
+                our_cpu += after.0 - between.0;
                 peak_kib = peak_kib.max(status_kib("VmHWM:"));
                 let rate = |d: Duration| len as f64 / d.as_secs_f64() / 1e6;
                 our_rates.push(rate(mine));
@@ -309,7 +362,8 @@ fn main() {
             }
             println!(
                 "download[{}]: {} MiB bill ({len} bytes), {rounds} rounds: ours {:.0} MB/s, `{}` {:.0} MB/s, \
-                 ratio {:.2}x (median; rounds {}); peak RSS (VmHWM{}) {:.1} MiB",
+                 ratio {:.2}x (median; rounds {}); CPU per GiB: ours {:.2} s, theirs {:.2} s (all processes); \
+                 peak RSS (VmHWM{}) {:.1} MiB",
                 source.name(),
                 mib,
                 median(our_rates),
@@ -317,6 +371,8 @@ fn main() {
                 median(their_rates),
                 median(ratios.clone()),
                 ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+                our_cpu / rounds as f64 * (1u64 << 30) as f64 / len as f64,
+                their_cpu / rounds as f64 * (1u64 << 30) as f64 / len as f64,
                 if reset { ", reset before our rounds" } else { ", whole process" },
                 peak_kib as f64 / 1024.0,
             );

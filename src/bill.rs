@@ -287,7 +287,11 @@ fn line_text(raw: &[u8], number: u64) -> Result<Option<&str>, Error> {
             Some(Box::new(e)),
         )
     })?;
-    Ok(if text.trim().is_empty() { None } else { Some(text) })
+    Ok(if text.trim().is_empty() {
+        None
+    } else {
+        Some(text)
+    })
 }
 
 fn too_long(number: u64, max: usize) -> Error {
@@ -302,7 +306,12 @@ fn read_error(e: io::Error) -> Error {
 }
 
 /// Appends one line (up to and including `\n`) to `buf`; false at the end of input.
-fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize, number: u64) -> Result<bool, Error> {
+fn read_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+    number: u64,
+) -> Result<bool, Error> {
     buf.clear();
     loop {
         let available = match reader.fill_buf() {
@@ -393,7 +402,10 @@ impl<R: BufRead> BillReader<R> {
         loop {
             line += 1;
             if !read_line(&mut reader, &mut buf, max_line_len, line)? {
-                return Err(Error::decode("the bill is empty: it has no header line", None));
+                return Err(Error::decode(
+                    "the bill is empty: it has no header line",
+                    None,
+                ));
             }
             if let Some(text) = line_text(&buf, line)? {
                 let parser = Parser::new(text);
@@ -421,7 +433,9 @@ impl<R: BufRead> BillReader<R> {
     }
 
     /// The records as `T` (see [`BillRecord::deserialize`]).
-    pub fn deserialize<T: de::DeserializeOwned>(&mut self) -> impl Iterator<Item = Result<T, Error>> + '_ {
+    pub fn deserialize<T: de::DeserializeOwned>(
+        &mut self,
+    ) -> impl Iterator<Item = Result<T, Error>> + '_ {
         self.map(|record| record?.deserialize())
     }
 
@@ -442,12 +456,18 @@ impl<R: BufRead> Iterator for BillReader<R> {
     type Item = Result<BillRecord, Error>;
 
     fn next(&mut self) -> Option<Result<BillRecord, Error>> {
-        if self.failed || matches!(self.parser.state, State::Done) && self.parser.summary.is_some() {
+        if self.failed || matches!(self.parser.state, State::Done) && self.parser.summary.is_some()
+        {
             return None;
         }
         let result = (|| loop {
             self.line += 1;
-            if !read_line(&mut self.reader, &mut self.buf, self.max_line_len, self.line)? {
+            if !read_line(
+                &mut self.reader,
+                &mut self.buf,
+                self.max_line_len,
+                self.line,
+            )? {
                 self.parser.end()?;
                 return Ok(None);
             }
@@ -516,13 +536,19 @@ impl<R: AsyncBufRead + Unpin> AsyncBillReader<R> {
     /// # Errors
     ///
     /// As [`BillReader::new`].
-    pub async fn with_max_line_len(mut reader: R, max_line_len: usize) -> Result<AsyncBillReader<R>, Error> {
+    pub async fn with_max_line_len(
+        mut reader: R,
+        max_line_len: usize,
+    ) -> Result<AsyncBillReader<R>, Error> {
         let mut buf = Vec::new();
         let mut line = 0;
         loop {
             line += 1;
             if !read_line_async(&mut reader, &mut buf, max_line_len, line).await? {
-                return Err(Error::decode("the bill is empty: it has no header line", None));
+                return Err(Error::decode(
+                    "the bill is empty: it has no header line",
+                    None,
+                ));
             }
             if let Some(text) = line_text(&buf, line)? {
                 let parser = Parser::new(text);
@@ -551,13 +577,21 @@ impl<R: AsyncBufRead + Unpin> AsyncBillReader<R> {
     /// The next record; `None` after the last (then [`summary`](AsyncBillReader::summary)
     /// is available) or after an error.
     pub async fn next_record(&mut self) -> Option<Result<BillRecord, Error>> {
-        if self.failed || matches!(self.parser.state, State::Done) && self.parser.summary.is_some() {
+        if self.failed || matches!(self.parser.state, State::Done) && self.parser.summary.is_some()
+        {
             return None;
         }
         let result = async {
             loop {
                 self.line += 1;
-                if !read_line_async(&mut self.reader, &mut self.buf, self.max_line_len, self.line).await? {
+                if !read_line_async(
+                    &mut self.reader,
+                    &mut self.buf,
+                    self.max_line_len,
+                    self.line,
+                )
+                .await?
+                {
                     self.parser.end()?;
                     return Ok(None);
                 }
@@ -612,7 +646,11 @@ impl<'de> de::Deserializer<'de> for RecordDeserializer<'de> {
         })
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -640,11 +678,14 @@ struct Fields<'a> {
 impl<'de> MapAccess<'de> for Fields<'de> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.record.headers.get(self.index) {
-            Some(name) if self.index < self.record.values.len() => {
-                seed.deserialize(de::value::BorrowedStrDeserializer::new(name.as_str())).map(Some)
-            }
+            Some(name) if self.index < self.record.values.len() => seed
+                .deserialize(de::value::BorrowedStrDeserializer::new(name.as_str()))
+                .map(Some),
             _ => Ok(None),
         }
     }
@@ -668,7 +709,10 @@ struct Values<'a> {
 impl<'de> SeqAccess<'de> for Values<'de> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         let Some(value) = self.record.values.get(self.index) else {
             return Ok(None);
         };
@@ -774,7 +818,9 @@ mod tests {
             assert_eq!(reader.headers().join(","), kind.header());
             let records: Vec<BillRecord> = (&mut reader).map(Result::unwrap).collect();
             assert_eq!(records.len(), 300, "{kind:?}");
-            assert!(records.iter().all(|r| r.values().iter().all(|v| !v.starts_with('`'))));
+            assert!(records
+                .iter()
+                .all(|r| r.values().iter().all(|v| !v.starts_with('`'))));
             let summary = reader.summary().unwrap();
             assert_eq!(summary.headers().join(","), kind.summary_header());
             assert!(summary.values()[0].parse::<u64>().is_ok(), "{summary:?}");
@@ -784,16 +830,25 @@ mod tests {
     #[test]
     fn values_with_commas_split_on_the_backticks() {
         let bill = "a,b,c\n`1,`x, y,`3\n";
-        let record = BillReader::new(bill.as_bytes()).unwrap().next().unwrap().unwrap();
+        let record = BillReader::new(bill.as_bytes())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         assert_eq!(record.values(), ["1", "x, y", "3"]);
-        assert!(BillReader::new(bill.as_bytes()).unwrap().summary().is_none());
+        assert!(BillReader::new(bill.as_bytes())
+            .unwrap()
+            .summary()
+            .is_none());
     }
 
     #[test]
     fn records_without_backticks_are_still_records() {
         let bill = "a,b\n1,2\n`3,`4\n总笔数,金额\n`2,`10\n";
         let mut reader = BillReader::new(bill.as_bytes()).unwrap();
-        let values: Vec<Vec<String>> = (&mut reader).map(|r| r.unwrap().values().to_vec()).collect();
+        let values: Vec<Vec<String>> = (&mut reader)
+            .map(|r| r.unwrap().values().to_vec())
+            .collect();
         assert_eq!(values, [["1", "2"], ["3", "4"]]);
         assert_eq!(reader.summary().unwrap().get("金额"), Some("10"));
     }
@@ -802,9 +857,15 @@ mod tests {
     fn broken_bills_say_which_line() {
         let cases = [
             ("", "empty"),
-            ("a,b\n`1,`2,`3\n", "bill line 2 has 3 fields, but the header has 2"),
+            (
+                "a,b\n`1,`2,`3\n",
+                "bill line 2 has 3 fields, but the header has 2",
+            ),
             ("a,b\n`1,`2\n总笔数,金额\n", "without the summary line"),
-            ("a,b\n`1,`2\n总笔数,金额\n`1,`2\n`extra,`line\n", "bill line 5 follows the summary"),
+            (
+                "a,b\n`1,`2\n总笔数,金额\n`1,`2\n`extra,`line\n",
+                "bill line 5 follows the summary",
+            ),
         ];
         for (bill, expected) in cases {
             let result = BillReader::new(bill.as_bytes()).and_then(|r| r.into_summary());
@@ -813,9 +874,16 @@ mod tests {
         }
         let bad: &[u8] = b"a,b\n`1,`\xff\n";
         let err = BillReader::new(bad).unwrap().next().unwrap().unwrap_err();
-        assert!(err.to_string().contains("bill line 2 is not UTF-8"), "{err}");
+        assert!(
+            err.to_string().contains("bill line 2 is not UTF-8"),
+            "{err}"
+        );
         let long = format!("a\n`{}\n", "x".repeat(100));
-        let err = BillReader::with_max_line_len(long.as_bytes(), 50).unwrap().next().unwrap().unwrap_err();
+        let err = BillReader::with_max_line_len(long.as_bytes(), 50)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert!(err.to_string().contains("longer than 50 bytes"), "{err}");
     }
 
@@ -830,7 +898,14 @@ mod tests {
             note: Option<String>,
         }
         let rows: Vec<Result<Row, Error>> = reader.deserialize().collect();
-        assert_eq!(rows[0].as_ref().unwrap(), &Row { n: 7, x: 1.5, note: None });
+        assert_eq!(
+            rows[0].as_ref().unwrap(),
+            &Row {
+                n: 7,
+                x: 1.5,
+                note: None
+            }
+        );
         let err = rows[1].as_ref().unwrap_err();
         let source = std::error::Error::source(err).unwrap().to_string();
         assert!(err.to_string().contains("line 3"), "{err}");
@@ -841,7 +916,10 @@ mod tests {
     async fn the_async_reader_reads_the_same() {
         let spec = BillSpec::new(BillKind::FundFlow, "2026-11-29").rows(100);
         let bytes = spec.to_vec();
-        let blocking: Vec<BillRecord> = BillReader::new(&bytes[..]).unwrap().map(Result::unwrap).collect();
+        let blocking: Vec<BillRecord> = BillReader::new(&bytes[..])
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         let mut reader = AsyncBillReader::new(&bytes[..]).await.unwrap();
         let mut records = Vec::new();
         while let Some(record) = reader.next_record().await {

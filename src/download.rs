@@ -19,35 +19,24 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use bytes::Bytes;
 //! use wechatpay::download::{Download, DownloadLink};
 //!
 //! // Step one's answer (normally from `wxpay.chain("v3/bill/tradebill")...`).
-//! let bill = "交易时间,公众账号ID\r\n`2026-11-29 10:00:00,`wxd678efh567hg6787\r\n";
-//! let link = DownloadLink::from_json(format!(
-//!     r#"{{"download_url":"https://api.mch.weixin.qq.com/v3/billdownload/file?token=x",
-//!          "hash_type":"SHA1","hash_value":"{}"}}"#,
-//!     wechatpay::download::Digest::of(wechatpay::download::HashType::Sha1, bill.as_bytes()).to_hex(),
-//! ).as_bytes())?;
+//! let link = DownloadLink::from_json(br#"{
+//!     "download_url": "https://api.mch.weixin.qq.com/v3/billdownload/file?token=x",
+//!     "hash_type": "SHA1",
+//!     "hash_value": "1c5585087cc7a6de563cc51ee91d2d7c6df528f4"
+//! }"#)?;
 //! assert_eq!(link.target(), "/v3/billdownload/file?token=x");
 //!
-//! // Step two's body, as any stream of byte chunks.
-//! let body = tokio_stream_of(vec![Bytes::from(&bill.as_bytes()[..10]), Bytes::from(&bill.as_bytes()[10..])]);
+//! // Step two's body: any stream of byte chunks (here a file-like reader).
+//! let bill: &[u8] = "\u{feff}交易时间\r\n`2026-11-29 10:00:00\r\n".as_bytes();
+//! let body = tokio_util::io::ReaderStream::new(bill);
 //! let mut out = Vec::new();
 //! let done = Download::from_link(&link).to_writer(body, &mut out).await?;
 //! assert_eq!(done.bytes, bill.len() as u64);
-//! assert_eq!(out, bill.as_bytes());
+//! assert_eq!(out, bill);
 //! # Ok(()) }
-//! # fn tokio_stream_of(chunks: Vec<Bytes>) -> impl futures_core::Stream<Item = Result<Bytes, std::io::Error>> {
-//! #     struct S(std::collections::VecDeque<Bytes>);
-//! #     impl futures_core::Stream for S {
-//! #         type Item = Result<Bytes, std::io::Error>;
-//! #         fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
-//! #             std::task::Poll::Ready(self.0.pop_front().map(Ok))
-//! #         }
-//! #     }
-//! #     S(chunks.into())
-//! # }
 //! ```
 //!
 //! A hyper body fits through `http_body_util::BodyExt::into_data_stream()`; a file through
@@ -163,12 +152,8 @@ impl Digest {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn from_hex(hash_type: HashType, hex: &str) -> Result<Digest, Error> {
-        let bytes = decode_hex(hex.trim()).ok_or_else(|| {
-            Error::decode(
-                format!("hash_value `{hex}` is not hexadecimal"),
-                None,
-            )
-        })?;
+        let bytes = decode_hex(hex.trim())
+            .ok_or_else(|| Error::decode(format!("hash_value `{hex}` is not hexadecimal"), None))?;
         if bytes.len() != hash_type.output_len() {
             return Err(Error::decode(
                 format!(
@@ -201,7 +186,7 @@ impl Digest {
 
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        crate::sandbox::bills::hex(&self.bytes)
+        hex(&self.bytes)
     }
 }
 
@@ -215,6 +200,17 @@ impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.hash_type, self.to_hex())
     }
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
@@ -240,18 +236,18 @@ pub(crate) struct Hasher {
 }
 
 enum HasherInner {
-    Ring(ring::digest::Context),
+    Ring(Box<ring::digest::Context>),
     Sm3(Box<sm3::Sm3>),
 }
 
 impl Hasher {
     pub(crate) fn new(hash_type: HashType) -> Hasher {
         let inner = match hash_type {
-            HashType::Sha1 => HasherInner::Ring(ring::digest::Context::new(
+            HashType::Sha1 => HasherInner::Ring(Box::new(ring::digest::Context::new(
                 &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            )),
+            ))),
             HashType::Sha256 => {
-                HasherInner::Ring(ring::digest::Context::new(&ring::digest::SHA256))
+                HasherInner::Ring(Box::new(ring::digest::Context::new(&ring::digest::SHA256)))
             }
             HashType::Sm3 => HasherInner::Sm3(Box::new(<sm3::Sm3 as sm3::Digest>::new())),
         };
@@ -312,13 +308,14 @@ impl DownloadLink {
                 None,
             ));
         }
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
-        let target_start = download_url
-            .rfind(target)
-            .filter(|_| target.starts_with('/'))
-            .ok_or_else(|| {
-                Error::decode(format!("download_url `{download_url}` has no path"), None)
-            })?;
+        let target = uri.path_and_query().map_or("", |p| p.as_str());
+        if !target.starts_with('/') || !download_url.ends_with(target) {
+            return Err(Error::decode(
+                format!("download_url `{download_url}` has no path"),
+                None,
+            ));
+        }
+        let target_start = download_url.len() - target.len();
         Ok(DownloadLink {
             download_url: download_url.to_owned(),
             target_start,
@@ -364,14 +361,25 @@ impl DownloadLink {
         })?;
         let missing = |field: &str| {
             let state = match &answer.state {
-                Some(state) => format!(" (state `{state}`: the file is not ready yet, ask again later)"),
+                Some(state) => {
+                    format!(" (state `{state}`: the file is not ready yet, ask again later)")
+                }
                 None => String::new(),
             };
             Error::decode(format!("the download answer has no `{field}`{state}"), None)
         };
-        let url = answer.download_url.as_deref().ok_or_else(|| missing("download_url"))?;
-        let hash_type = answer.hash_type.as_deref().ok_or_else(|| missing("hash_type"))?;
-        let hash_value = answer.hash_value.as_deref().ok_or_else(|| missing("hash_value"))?;
+        let url = answer
+            .download_url
+            .as_deref()
+            .ok_or_else(|| missing("download_url"))?;
+        let hash_type = answer
+            .hash_type
+            .as_deref()
+            .ok_or_else(|| missing("hash_type"))?;
+        let hash_value = answer
+            .hash_value
+            .as_deref()
+            .ok_or_else(|| missing("hash_value"))?;
         DownloadLink::new(url, hash_type.parse()?, hash_value)
     }
 
@@ -549,15 +557,22 @@ impl Download {
     /// [`DownloadError`] of a distinct [`DownloadErrorKind`] for a digest mismatch, a
     /// truncated body, bad gzip, a file over [`max_size`](Download::max_size), a failing
     /// body stream, or a failing writer.
-    pub async fn to_writer<S, E, W>(mut self, body: S, writer: &mut W) -> Result<Downloaded, DownloadError>
+    pub async fn to_writer<S, E, W>(
+        mut self,
+        body: S,
+        writer: &mut W,
+    ) -> Result<Downloaded, DownloadError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send,
+        S: Stream<Item = Result<Bytes, E>>,
         E: Into<BoxError>,
         W: AsyncWrite + Unpin + ?Sized,
     {
         let result = self.run(body, writer).await;
         if result.is_ok() {
-            writer.flush().await.map_err(|e| DownloadError::write(e, None))?;
+            writer
+                .flush()
+                .await
+                .map_err(|e| DownloadError::write(e, None))?;
         }
         result
     }
@@ -571,15 +586,22 @@ impl Download {
     ///
     /// As [`to_writer`](Download::to_writer), and [`DownloadErrorKind::Write`] if the
     /// temporary file cannot be created, written, synced or renamed.
-    pub async fn to_path<S, E>(self, body: S, path: impl AsRef<Path>) -> Result<Downloaded, DownloadError>
+    pub async fn to_path<S, E>(
+        self,
+        body: S,
+        path: impl AsRef<Path>,
+    ) -> Result<Downloaded, DownloadError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send,
+        S: Stream<Item = Result<Bytes, E>>,
         E: Into<BoxError>,
     {
         let path = path.as_ref();
         let sync = self.sync;
         let mut temp = TempFile::create(path).await?;
-        let mut file = temp.file.take().ok_or_else(|| DownloadError::write(io::Error::other("no file"), Some(path)))?;
+        let mut file = temp
+            .file
+            .take()
+            .ok_or_else(|| DownloadError::write(io::Error::other("no file"), Some(path)))?;
         let done = self.to_writer(body, &mut file).await;
         let done = match done {
             Ok(done) => done,
@@ -589,7 +611,9 @@ impl Download {
             }
         };
         if sync {
-            file.sync_all().await.map_err(|e| DownloadError::write(e, Some(&temp.path)))?;
+            file.sync_all()
+                .await
+                .map_err(|e| DownloadError::write(e, Some(&temp.path)))?;
         }
         drop(file);
         tokio::fs::rename(&temp.path, path)
@@ -601,7 +625,7 @@ impl Download {
 
     async fn run<S, E, W>(&mut self, body: S, writer: &mut W) -> Result<Downloaded, DownloadError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send,
+        S: Stream<Item = Result<Bytes, E>>,
         E: Into<BoxError>,
         W: AsyncWrite + Unpin + ?Sized,
     {
@@ -628,7 +652,7 @@ impl Download {
         let mut source = if gzip {
             let mut decoder = GzipDecoder::new(reader);
             decoder.multiple_members(true);
-            Source::Gzip(decoder)
+            Source::Gzip(Box::new(decoder))
         } else {
             Source::Plain(reader)
         };
@@ -735,7 +759,8 @@ impl Download {
 
 enum Source<S> {
     Plain(BodyReader<S>),
-    Gzip(GzipDecoder<BodyReader<S>>),
+    // Boxed: the decoder's state is large, and there is one per download.
+    Gzip(Box<GzipDecoder<BodyReader<S>>>),
 }
 
 impl<S> Source<S> {
@@ -752,10 +777,14 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: Into<BoxError>,
 {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Source::Plain(reader) => Pin::new(reader).poll_read(cx, buf),
-            Source::Gzip(decoder) => Pin::new(decoder).poll_read(cx, buf),
+            Source::Gzip(decoder) => Pin::new(decoder.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -795,18 +824,25 @@ where
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.chunk.is_empty() && !self.eof {
             if let Some(failure) = self.failure {
-                return Poll::Ready(Err(io::Error::other(format!("the body already failed ({failure:?})"))));
+                return Poll::Ready(Err(io::Error::other(format!(
+                    "the body already failed ({failure:?})"
+                ))));
             }
             match ready!(self.stream.as_mut().poll_next(cx)) {
                 Some(Ok(bytes)) => {
                     self.received += bytes.len() as u64;
                     if self.received > self.limit {
-                        return self.fail(BodyFailure::TooLarge, io::Error::other("the body is over the download limit"));
+                        return self.fail(
+                            BodyFailure::TooLarge,
+                            io::Error::other("the body is over the download limit"),
+                        );
                     }
                     if let Some(length) = self.content_length.filter(|&l| self.received > l) {
                         return self.fail(
                             BodyFailure::Broken,
-                            io::Error::other(format!("the body is longer than its Content-Length ({length})")),
+                            io::Error::other(format!(
+                                "the body is longer than its Content-Length ({length})"
+                            )),
                         );
                     }
                     self.chunk = bytes;
@@ -897,7 +933,11 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: Into<BoxError>,
 {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_chunk(cx))?;
         let n = buf.remaining().min(this.chunk.len());
@@ -1110,7 +1150,11 @@ mod tests {
     }
 
     fn chunks(data: &[u8], size: usize) -> Chunks {
-        Chunks(data.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect())
+        Chunks(
+            data.chunks(size)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect(),
+        )
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -1155,7 +1199,12 @@ mod tests {
     #[test]
     fn links_check_their_parts() {
         let ok = |url| DownloadLink::new(url, HashType::Sha1, &"ab".repeat(20));
-        assert_eq!(ok("https://h/v3/billdownload/file?token=a/b").unwrap().target(), "/v3/billdownload/file?token=a/b");
+        assert_eq!(
+            ok("https://h/v3/billdownload/file?token=a/b")
+                .unwrap()
+                .target(),
+            "/v3/billdownload/file?token=a/b"
+        );
         assert_eq!(ok("http://127.0.0.1:8080/x").unwrap().target(), "/x");
         assert!(ok("/v3/billdownload/file").is_err());
         assert!(ok("ftp://h/x").is_err());
@@ -1175,9 +1224,12 @@ mod tests {
             (gzip(&data), Compression::Gzip),
         ] {
             for size in [1, 7, 65_536] {
-                let (done, out) = run(Download::new(digest.clone()).compression(compression), chunks(&body, size))
-                    .await
-                    .unwrap();
+                let (done, out) = run(
+                    Download::new(digest.clone()).compression(compression),
+                    chunks(&body, size),
+                )
+                .await
+                .unwrap();
                 assert_eq!(out, data);
                 assert_eq!(done.received, body.len() as u64);
                 assert_eq!(done.gzip, body[0] == 0x1f);
@@ -1192,33 +1244,77 @@ mod tests {
         let gz = gzip(&data);
 
         let wrong = Digest::of(HashType::Sha1, b"other");
-        let e = run(Download::new(wrong), chunks(&data, 999)).await.unwrap_err();
-        assert!(e.is_digest_mismatch(), "{e}");
-
-        let e = run(Download::new(digest.clone()).content_length(Some(data.len() as u64 + 1)), chunks(&data, 999))
+        let e = run(Download::new(wrong), chunks(&data, 999))
             .await
             .unwrap_err();
-        assert!(matches!(e.kind(), DownloadErrorKind::Truncated { expected: Some(_), .. }), "{e}");
+        assert!(e.is_digest_mismatch(), "{e}");
 
-        let e = run(Download::new(digest.clone()), chunks(&gz[..gz.len() / 2], 999)).await.unwrap_err();
-        assert!(matches!(e.kind(), DownloadErrorKind::Truncated { expected: None, .. }), "{e}");
+        let e = run(
+            Download::new(digest.clone()).content_length(Some(data.len() as u64 + 1)),
+            chunks(&data, 999),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                DownloadErrorKind::Truncated {
+                    expected: Some(_),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        let e = run(
+            Download::new(digest.clone()),
+            chunks(&gz[..gz.len() / 2], 999),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                DownloadErrorKind::Truncated { expected: None, .. }
+            ),
+            "{e}"
+        );
 
         let mut bad = gz.clone();
         crate::sandbox::bills::BillFault::corrupt_gzip(&mut bad);
-        let e = run(Download::new(digest.clone()), chunks(&bad, 999)).await.unwrap_err();
-        assert_eq!(e.kind(), &DownloadErrorKind::Decompress, "{e}");
-
-        let e = run(Download::new(digest.clone()).compression(Compression::Gzip), chunks(&data, 999))
+        let e = run(Download::new(digest.clone()), chunks(&bad, 999))
             .await
             .unwrap_err();
         assert_eq!(e.kind(), &DownloadErrorKind::Decompress, "{e}");
 
-        let e = run(Download::new(digest.clone()).max_size(1000), chunks(&gz, 100)).await.unwrap_err();
-        assert_eq!(e.kind(), &DownloadErrorKind::TooLarge { limit: 1000 }, "{e}");
+        let e = run(
+            Download::new(digest.clone()).compression(Compression::Gzip),
+            chunks(&data, 999),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), &DownloadErrorKind::Decompress, "{e}");
+
+        let e = run(
+            Download::new(digest.clone()).max_size(1000),
+            chunks(&gz, 100),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &DownloadErrorKind::TooLarge { limit: 1000 },
+            "{e}"
+        );
 
         let mut broken = chunks(&data, 999);
-        broken.0.insert(3, Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")));
-        let e = run(Download::new(digest.clone()), broken).await.unwrap_err();
+        broken.0.insert(
+            3,
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
+        );
+        let e = run(Download::new(digest.clone()), broken)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), &DownloadErrorKind::Body, "{e}");
         assert!(std::error::Error::source(&e).is_some());
     }

@@ -145,7 +145,8 @@ impl FileKind {
     /// assert_eq!(FileKind::sniff(b"plain text"), None);
     /// ```
     pub fn sniff(head: &[u8]) -> Option<FileKind> {
-        let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+        let at =
+            |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
         let kind = if at(0, b"\xFF\xD8\xFF") {
             FileKind::Jpeg
         } else if at(0, b"\x89PNG\r\n\x1a\n") {
@@ -321,8 +322,15 @@ pub struct UploadRule {
     pub source: &'static str,
 }
 
-const STANDARD_META: &[(&str, MetaValue)] = &[("filename", MetaValue::FileName), ("sha256", MetaValue::Sha256)];
-const IMAGES_2M: &[(FileKind, u64)] = &[(FileKind::Jpeg, 2 * MIB), (FileKind::Bmp, 2 * MIB), (FileKind::Png, 2 * MIB)];
+const STANDARD_META: &[(&str, MetaValue)] = &[
+    ("filename", MetaValue::FileName),
+    ("sha256", MetaValue::Sha256),
+];
+const IMAGES_2M: &[(FileKind, u64)] = &[
+    (FileKind::Jpeg, 2 * MIB),
+    (FileKind::Bmp, 2 * MIB),
+    (FileKind::Png, 2 * MIB),
+];
 const VIDEO_5M: &[(FileKind, u64)] = &[
     (FileKind::Avi, 5 * MIB),
     (FileKind::Wmv, 5 * MIB),
@@ -529,7 +537,8 @@ impl UploadRule {
             segments.len() == wanted.len()
                 && segments.iter().zip(&wanted).all(|(pattern, segment)| {
                     let placeholder = |s: &str| {
-                        (s.starts_with('{') && s.ends_with('}')) || (s.starts_with('<') && s.ends_with('>'))
+                        (s.starts_with('{') && s.ends_with('}'))
+                            || (s.starts_with('<') && s.ends_with('>'))
                     };
                     pattern == segment || placeholder(pattern) && !segment.is_empty()
                 })
@@ -688,14 +697,20 @@ impl UploadForm {
     /// # Errors
     ///
     /// As [`from_bytes`](UploadForm::from_bytes), and [`Error::Request`] if reading fails.
-    pub async fn from_reader<R: AsyncRead + Unpin>(self, mut reader: R) -> Result<Multipart, Error> {
+    pub async fn from_reader<R: AsyncRead + Unpin>(
+        self,
+        mut reader: R,
+    ) -> Result<Multipart, Error> {
         let mut file = Vec::new();
         let mut digests = Digests::new(&self.meta);
         // The kind (and so the limit) is known from the first bytes.
         let mut head = [0u8; 16];
         let mut filled = 0;
         while filled < head.len() {
-            let n = reader.read(&mut head[filled..]).await.map_err(|e| self.read_error(e))?;
+            let n = reader
+                .read(&mut head[filled..])
+                .await
+                .map_err(|e| self.read_error(e))?;
             if n == 0 {
                 break;
             }
@@ -706,12 +721,20 @@ impl UploadForm {
         digests.update(&head[..filled]);
         let mut buf = vec![0u8; 64 << 10];
         loop {
-            let n = reader.read(&mut buf).await.map_err(|e| self.read_error(e))?;
+            let n = reader
+                .read(&mut buf)
+                .await
+                .map_err(|e| self.read_error(e))?;
             if n == 0 {
                 break;
             }
             if (file.len() + n) as u64 > checked.limit {
-                return Err(self.too_large((file.len() + n) as u64, checked.limit, checked.kind, false));
+                return Err(self.too_large(
+                    (file.len() + n) as u64,
+                    checked.limit,
+                    checked.kind,
+                    false,
+                ));
             }
             file.extend_from_slice(&buf[..n]);
             digests.update(&buf[..n]);
@@ -720,17 +743,25 @@ impl UploadForm {
     }
 
     /// Builds the body from the file at `path` (its size is checked before reading).
+    /// A form made with an empty file name takes the path's.
     ///
     /// # Errors
     ///
     /// As [`from_reader`](UploadForm::from_reader), and [`Error::Request`] if the file
     /// cannot be opened.
-    pub async fn from_path(self, path: impl AsRef<Path>) -> Result<Multipart, Error> {
+    pub async fn from_path(mut self, path: impl AsRef<Path>) -> Result<Multipart, Error> {
         let path = path.as_ref();
-        let file = tokio::fs::File::open(path).await.map_err(|e| Error::Request {
-            message: format!("cannot open {} for upload", path.display()),
-            source: Some(Box::new(e)),
-        })?;
+        if self.file_name.is_empty() {
+            if let Some(name) = path.file_name() {
+                self.file_name = name.to_string_lossy().into_owned();
+            }
+        }
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::Request {
+                message: format!("cannot open {} for upload", path.display()),
+                source: Some(Box::new(e)),
+            })?;
         if let Ok(metadata) = file.metadata().await {
             // The kind is not known before reading: refuse early only what no accepted
             // kind would take.
@@ -739,7 +770,8 @@ impl UploadForm {
                 return Err(self.too_large(metadata.len(), ceiling, None, true));
             }
         }
-        self.from_reader(tokio::io::BufReader::with_capacity(64 << 10, file)).await
+        self.from_reader(tokio::io::BufReader::with_capacity(64 << 10, file))
+            .await
     }
 
     /// The largest file any accepted kind may be.
@@ -790,7 +822,10 @@ impl UploadForm {
         if name.is_empty() {
             return Err(Error::request("the upload has no file name"));
         }
-        if let Some(bad) = name.chars().find(|c| matches!(c, '"' | '\\' | '\r' | '\n' | '\0')) {
+        if let Some(bad) = name
+            .chars()
+            .find(|c| matches!(c, '"' | '\\' | '\r' | '\n' | '\0'))
+        {
             return Err(Error::request(format!(
                 "the file name `{}` contains {bad:?}, which a multipart header cannot carry: rename the file",
                 name.escape_debug()
@@ -806,7 +841,9 @@ impl UploadForm {
         }
         for (field, text) in [("meta", "meta"), ("file", self.file_field.as_str())] {
             if self.fields.iter().any(|(n, _)| n == text) {
-                return Err(Error::request(format!("a form field cannot be named `{text}`: that is the {field} part")));
+                return Err(Error::request(format!(
+                    "a form field cannot be named `{text}`: that is the {field} part"
+                )));
             }
         }
         for required in self.rule.fields {
@@ -859,7 +896,12 @@ impl UploadForm {
         Ok(Checked { kind, limit })
     }
 
-    fn assemble(self, file: Vec<u8>, kind: Option<FileKind>, digests: Digests) -> Result<Multipart, Error> {
+    fn assemble(
+        self,
+        file: Vec<u8>,
+        kind: Option<FileKind>,
+        digests: Digests,
+    ) -> Result<Multipart, Error> {
         let sha256 = digests.sha256.finish().to_hex();
         let sm3 = digests.sm3.map(|h| h.finish().to_hex());
         let mut meta = String::from("{");
@@ -871,7 +913,9 @@ impl UploadForm {
                     MetaValue::Sha256 => sha256.clone().into(),
                     MetaValue::Sha256Upper => sha256.to_ascii_uppercase().into(),
                     MetaValue::Sm3 => sm3.clone().unwrap_or_default().into(),
-                    MetaValue::FileType => kind.map_or("", FileKind::name).to_ascii_uppercase().into(),
+                    MetaValue::FileType => {
+                        kind.map_or("", FileKind::name).to_ascii_uppercase().into()
+                    }
                     MetaValue::Text(text) => (*text).into(),
                     MetaValue::Optional => continue,
                     MetaValue::Required => {
@@ -895,19 +939,29 @@ impl UploadForm {
             }
             None => format!("wechatpay-{}", crate::crypto::random_nonce(32)?),
         };
-        let occurs = |haystack: &[u8]| memchr::memmem::find(haystack, boundary.as_bytes()).is_some();
+        let occurs =
+            |haystack: &[u8]| memchr::memmem::find(haystack, boundary.as_bytes()).is_some();
         if occurs(&file)
             || occurs(meta.as_bytes())
             || occurs(self.file_name.as_bytes())
-            || self.fields.iter().any(|(n, v)| occurs(n.as_bytes()) || occurs(v.as_bytes()))
+            || self
+                .fields
+                .iter()
+                .any(|(n, v)| occurs(n.as_bytes()) || occurs(v.as_bytes()))
         {
             return Err(Error::request(format!(
                 "the boundary `{boundary}` occurs in the data: choose another (or leave it random)"
             )));
         }
         for (name, _) in &self.fields {
-            if name.chars().any(|c| matches!(c, '"' | '\\' | '\r' | '\n' | '\0')) {
-                return Err(Error::request(format!("the form field name `{}` contains a quote or line break", name.escape_debug())));
+            if name
+                .chars()
+                .any(|c| matches!(c, '"' | '\\' | '\r' | '\n' | '\0'))
+            {
+                return Err(Error::request(format!(
+                    "the form field name `{}` contains a quote or line break",
+                    name.escape_debug()
+                )));
             }
         }
 
@@ -927,7 +981,10 @@ impl UploadForm {
             meta.as_bytes(),
         );
         for (name, value) in &self.fields {
-            part(&format!("Content-Disposition: form-data; name=\"{name}\""), value.as_bytes());
+            part(
+                &format!("Content-Disposition: form-data; name=\"{name}\""),
+                value.as_bytes(),
+            );
         }
         part(
             &format!(
@@ -965,7 +1022,9 @@ struct Digests {
 
 impl Digests {
     fn new(meta: &[(String, Slot)]) -> Digests {
-        let needs_sm3 = meta.iter().any(|(_, slot)| matches!(slot, Slot::Computed(MetaValue::Sm3)));
+        let needs_sm3 = meta
+            .iter()
+            .any(|(_, slot)| matches!(slot, Slot::Computed(MetaValue::Sm3)));
         Digests {
             sha256: Hasher::new(HashType::Sha256),
             sm3: needs_sm3.then(|| Hasher::new(HashType::Sm3)),
@@ -988,7 +1047,11 @@ fn json(value: &serde_json::Value) -> String {
 /// RFC 2046: 1-70 characters of `bchars`, not ending in a space.
 fn check_boundary(boundary: &str) -> Result<(), Error> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "'()+_,-./:=? ".contains(c);
-    if boundary.is_empty() || boundary.len() > 70 || boundary.ends_with(' ') || !boundary.chars().all(allowed) {
+    if boundary.is_empty()
+        || boundary.len() > 70
+        || boundary.ends_with(' ')
+        || !boundary.chars().all(allowed)
+    {
         return Err(Error::request(format!(
             "`{boundary}` is not a multipart boundary: use 1-70 letters, digits or '()+_,-./:=? (not ending in a space)"
         )));
@@ -1079,7 +1142,10 @@ mod tests {
         assert_eq!(UploadRule::all().len(), 14);
         for rule in UploadRule::all() {
             assert_eq!(UploadRule::find(rule.endpoint), Some(rule));
-            assert_eq!(UploadRule::find(&format!("/{}?x=1", rule.endpoint)), Some(rule));
+            assert_eq!(
+                UploadRule::find(&format!("/{}?x=1", rule.endpoint)),
+                Some(rule)
+            );
             assert!(!rule.source.is_empty());
         }
         let path = "v3/marketing/bank/packages/8473295/tasks";
@@ -1112,62 +1178,88 @@ mod tests {
 
     #[test]
     fn meta_keeps_the_documented_order_and_given_fields() {
-        let form = UploadForm::for_endpoint("v3/marketing/bank/packages/{package_id}/tasks", "users.csv")
-            .meta("bank_type", "ICBC_DEBIT")
-            .meta("note", serde_json::json!({"x": 1}))
-            .from_bytes(b"1\n2\n".to_vec())
-            .unwrap();
+        let form =
+            UploadForm::for_endpoint("v3/marketing/bank/packages/{package_id}/tasks", "users.csv")
+                .meta("bank_type", "ICBC_DEBIT")
+                .meta("note", serde_json::json!({"x": 1}))
+                .from_bytes(b"1\n2\n".to_vec())
+                .unwrap();
         let sha = form.sha256_hex().to_owned();
         assert_eq!(
             form.meta(),
-            format!(r#"{{"bank_type":"ICBC_DEBIT","filename":"users.csv","sha256":"{sha}","note":{{"x":1}}}}"#)
+            format!(
+                r#"{{"bank_type":"ICBC_DEBIT","filename":"users.csv","sha256":"{sha}","note":{{"x":1}}}}"#
+            )
         );
         assert_eq!(form.file_content_type(), "text/csv");
 
-        let receipt = UploadForm::for_endpoint("v3/marketing/shopping-receipt/shoppingreceipts", "r.png")
-            .meta("openid", "oUpF8u")
-            .meta("transaction_id", "4200")
-            .meta("out_trade_no", "SBX1")
-            .from_bytes(PNG.to_vec())
-            .unwrap();
+        let receipt =
+            UploadForm::for_endpoint("v3/marketing/shopping-receipt/shoppingreceipts", "r.png")
+                .meta("openid", "oUpF8u")
+                .meta("transaction_id", "4200")
+                .meta("out_trade_no", "SBX1")
+                .from_bytes(PNG.to_vec())
+                .unwrap();
         let sha = receipt.sha256_hex();
         assert_eq!(
             receipt.meta(),
-            format!(r#"{{"transaction_id":"4200","out_trade_no":"SBX1","openid":"oUpF8u","sha256":"{sha}"}}"#)
+            format!(
+                r#"{{"transaction_id":"4200","out_trade_no":"SBX1","openid":"oUpF8u","sha256":"{sha}"}}"#
+            )
         );
     }
 
     #[test]
     fn sm3_layouts() {
         let pdf = b"%PDF-1.4\n...".to_vec();
-        let form = UploadForm::for_endpoint("v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file", "f.pdf")
-            .from_bytes(pdf.clone())
-            .unwrap();
+        let form = UploadForm::for_endpoint(
+            "v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file",
+            "f.pdf",
+        )
+        .from_bytes(pdf.clone())
+        .unwrap();
         let sm3 = crate::download::Digest::of(HashType::Sm3, &pdf).to_hex();
-        assert_eq!(form.meta(), format!(r#"{{"file_type":"PDF","digest_alogrithm":"SM3","digest":"{sm3}"}}"#));
-        let upper = UploadForm::for_endpoint("v3/mch-manage/submission-files/sub-mchid/1/upload", "a.png")
-            .field("item_id", "56")
-            .field("manage_record_id", "M1")
-            .from_bytes(PNG.to_vec())
-            .unwrap();
-        assert!(upper.meta().contains(&upper.sha256_hex().to_ascii_uppercase()));
+        assert_eq!(
+            form.meta(),
+            format!(r#"{{"file_type":"PDF","digest_alogrithm":"SM3","digest":"{sm3}"}}"#)
+        );
+        let upper =
+            UploadForm::for_endpoint("v3/mch-manage/submission-files/sub-mchid/1/upload", "a.png")
+                .field("item_id", "56")
+                .field("manage_record_id", "M1")
+                .from_bytes(PNG.to_vec())
+                .unwrap();
+        assert!(upper
+            .meta()
+            .contains(&upper.sha256_hex().to_ascii_uppercase()));
         let body = String::from_utf8_lossy(upper.body()).into_owned();
         assert!(body.contains("name=\"item_id\"\r\n\r\n56\r\n"), "{body}");
-        assert!(body.contains("name=\"submission_file\"; filename=\"a.png\""), "{body}");
+        assert!(
+            body.contains("name=\"submission_file\"; filename=\"a.png\""),
+            "{body}"
+        );
     }
 
     #[test]
     fn limits_and_mistakes_are_refused_before_sending() {
-        let media = |name: &str, data: Vec<u8>| UploadForm::for_endpoint("v3/merchant/media/upload", name).from_bytes(data);
+        let media = |name: &str, data: Vec<u8>| {
+            UploadForm::for_endpoint("v3/merchant/media/upload", name).from_bytes(data)
+        };
         let mut big = PNG.to_vec();
         big.resize(5 * MIB as usize + 1, 0);
         let err = media("a.png", big).unwrap_err().to_string();
-        assert!(err.contains("too large") && err.contains("PNG files up to 5 MiB"), "{err}");
+        assert!(
+            err.contains("too large") && err.contains("PNG files up to 5 MiB"),
+            "{err}"
+        );
         let mut pdf = b"%PDF-1.7".to_vec();
         pdf.resize(7 * MIB as usize, 0);
         assert!(media("a.pdf", pdf).is_ok());
         let err = media("a.gif", b"GIF89a".to_vec()).unwrap_err().to_string();
-        assert!(err.contains("ending in .jpg, .jpeg, .bmp, .png, .pdf"), "{err}");
+        assert!(
+            err.contains("ending in .jpg, .jpeg, .bmp, .png, .pdf"),
+            "{err}"
+        );
         let err = media("a.png", b"GIF89a".to_vec()).unwrap_err().to_string();
         assert!(err.contains("is a GIF file (by its content)"), "{err}");
         let err = media("a\".png", PNG.to_vec()).unwrap_err().to_string();
@@ -1178,12 +1270,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("meta field `region_id`"), "{err}");
-        let err = UploadForm::new("a.png").meta("sha256", "x").from_bytes(PNG.to_vec()).unwrap_err().to_string();
+        let err = UploadForm::new("a.png")
+            .meta("sha256", "x")
+            .from_bytes(PNG.to_vec())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("computed from the file"), "{err}");
-        let err = UploadForm::new("a.png").boundary("IHDR").from_bytes(PNG.to_vec()).unwrap_err().to_string();
+        let err = UploadForm::new("a.png")
+            .boundary("IHDR")
+            .from_bytes(PNG.to_vec())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("occurs in the data"), "{err}");
-        assert!(UploadForm::new("a.png").boundary("bad\"b").from_bytes(PNG.to_vec()).is_err());
-        let err = UploadForm::new("a.bin").max_size(3).from_bytes(PNG.to_vec()).unwrap_err().to_string();
+        assert!(UploadForm::new("a.png")
+            .boundary("bad\"b")
+            .from_bytes(PNG.to_vec())
+            .is_err());
+        let err = UploadForm::new("a.bin")
+            .max_size(3)
+            .from_bytes(PNG.to_vec())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("too large"), "{err}");
     }
 
@@ -1191,8 +1298,15 @@ mod tests {
     async fn readers_stop_at_the_limit_and_match_bytes() {
         let mut data = PNG.to_vec();
         data.extend((0..100_000u32).flat_map(|i| i.to_le_bytes()));
-        let from_bytes = UploadForm::new("a.png").boundary("test-boundary-0123456789").from_bytes(data.clone()).unwrap();
-        let from_reader = UploadForm::new("a.png").boundary("test-boundary-0123456789").from_reader(&data[..]).await.unwrap();
+        let from_bytes = UploadForm::new("a.png")
+            .boundary("test-boundary-0123456789")
+            .from_bytes(data.clone())
+            .unwrap();
+        let from_reader = UploadForm::new("a.png")
+            .boundary("test-boundary-0123456789")
+            .from_reader(&data[..])
+            .await
+            .unwrap();
         assert_eq!(from_bytes.body(), from_reader.body());
 
         struct Endless(u64);
@@ -1215,6 +1329,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("more than 5242880 bytes"), "{err}");
-        assert!(endless.0 < 5 * MIB + (128 << 10), "read {} bytes", endless.0);
+        assert!(
+            endless.0 < 5 * MIB + (128 << 10),
+            "read {} bytes",
+            endless.0
+        );
     }
 }

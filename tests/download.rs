@@ -75,13 +75,18 @@ async fn serve(serve: Serve) -> String {
                         tokio::spawn(async move {
                             let end = serve.cut_after.unwrap_or(length).min(length);
                             for piece in serve.body[..end].chunks(serve.chunk.max(1)) {
-                                if tx.send(Ok(Frame::data(Bytes::copy_from_slice(piece)))).await.is_err() {
+                                if tx
+                                    .send(Ok(Frame::data(Bytes::copy_from_slice(piece))))
+                                    .await
+                                    .is_err()
+                                {
                                     return;
                                 }
                                 tokio::time::sleep(serve.pause).await;
                             }
                             if serve.cut_after.is_some() {
-                                let cut = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "cut");
+                                let cut =
+                                    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "cut");
                                 let _ = tx.send(Err(cut)).await;
                             }
                         });
@@ -90,7 +95,11 @@ async fn serve(serve: Serve) -> String {
                         if serve.content_length {
                             response = response.header("Content-Length", length);
                         }
-                        Ok::<_, Infallible>(response.body(http_body_util::StreamBody::new(Frames(rx))).unwrap())
+                        Ok::<_, Infallible>(
+                            response
+                                .body(http_body_util::StreamBody::new(Frames(rx)))
+                                .unwrap(),
+                        )
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -173,19 +182,30 @@ async fn a_gzip_bill_downloads_over_http_to_a_verified_file() {
     assert_eq!(std::fs::read(&target).unwrap(), bill);
     assert_eq!(entries(dir.path()), ["tradebill.csv"]);
     let last = *rx.borrow();
-    assert_eq!((last.written, last.received, last.total), (done.bytes, done.received, length));
+    assert_eq!(
+        (last.written, last.received, last.total),
+        (done.bytes, done.received, length)
+    );
 }
 
 #[tokio::test]
 async fn the_generated_digest_is_what_sha1sum_computes() {
-    if Command::new("sha1sum").arg("--version").stdout(Stdio::null()).status().is_err() {
+    if Command::new("sha1sum")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
         println!("skipped: sha1sum is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bill.csv");
-    let spec = BillSpec::new(BillKind::FundFlow, "2026-11-29").seed(3).rows(5_000);
-    spec.write_to(&mut std::fs::File::create(&path).unwrap(), None).unwrap();
+    let spec = BillSpec::new(BillKind::FundFlow, "2026-11-29")
+        .seed(3)
+        .rows(5_000);
+    spec.write_to(&mut std::fs::File::create(&path).unwrap(), None)
+        .unwrap();
     let out = Command::new("sha1sum").arg(&path).output().unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.starts_with(&spec.digest().sha1_hex()), "{printed}");
@@ -204,29 +224,64 @@ async fn failing(serve_with: Serve, download: Download) -> DownloadErrorKind {
         .to_path(body, &target)
         .await
         .expect_err("the download must fail");
-    assert_eq!(entries(dir.path()), ["bill.csv"], "{err}: something was left behind");
-    assert_eq!(std::fs::read(&target).unwrap(), b"yesterday's verified bill");
+    assert_eq!(
+        entries(dir.path()),
+        ["bill.csv"],
+        "{err}: something was left behind"
+    );
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"yesterday's verified bill"
+    );
     err.kind().clone()
 }
 
 #[tokio::test]
 async fn every_failure_is_its_own_kind_and_leaves_nothing() {
-    let bill = BillSpec::new(BillKind::TradeSuccess, "2026-11-29").approx_bytes(600_000).to_vec();
+    let bill = BillSpec::new(BillKind::TradeSuccess, "2026-11-29")
+        .approx_bytes(600_000)
+        .to_vec();
     let gz = gzip(&bill);
     let digest = sha1_of(&bill);
 
-    let kind = failing(Serve::new(bill.clone()), Download::new(sha1_of(b"another bill"))).await;
-    assert!(matches!(kind, DownloadErrorKind::DigestMismatch { .. }), "{kind:?}");
+    let kind = failing(
+        Serve::new(bill.clone()),
+        Download::new(sha1_of(b"another bill")),
+    )
+    .await;
+    assert!(
+        matches!(kind, DownloadErrorKind::DigestMismatch { .. }),
+        "{kind:?}"
+    );
 
     // Content-Length announced, connection dropped halfway.
-    let cut = Serve { cut_after: Some(bill.len() / 2), ..Serve::new(bill.clone()) };
+    let cut = Serve {
+        cut_after: Some(bill.len() / 2),
+        ..Serve::new(bill.clone())
+    };
     let kind = failing(cut, Download::new(digest.clone())).await;
-    assert!(matches!(kind, DownloadErrorKind::Truncated { expected: Some(_), .. }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            DownloadErrorKind::Truncated {
+                expected: Some(_),
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
 
     // Chunked gzip, connection dropped halfway.
-    let cut = Serve { cut_after: Some(gz.len() / 2), content_length: false, ..Serve::new(gz.clone()) };
+    let cut = Serve {
+        cut_after: Some(gz.len() / 2),
+        content_length: false,
+        ..Serve::new(gz.clone())
+    };
     let kind = failing(cut, Download::new(digest.clone())).await;
-    assert!(matches!(kind, DownloadErrorKind::Truncated { .. }), "{kind:?}");
+    assert!(
+        matches!(kind, DownloadErrorKind::Truncated { .. }),
+        "{kind:?}"
+    );
 
     // A gzip stream that is complete but damaged (middle bytes and CRC flipped).
     let mut bad = gz.clone();
@@ -241,25 +296,44 @@ async fn every_failure_is_its_own_kind_and_leaves_nothing() {
     assert_eq!(kind, DownloadErrorKind::Decompress);
 
     // Plain text where gzip was asked for.
-    let kind = failing(Serve::new(bill.clone()), Download::new(digest.clone()).compression(Compression::Gzip)).await;
+    let kind = failing(
+        Serve::new(bill.clone()),
+        Download::new(digest.clone()).compression(Compression::Gzip),
+    )
+    .await;
     assert_eq!(kind, DownloadErrorKind::Decompress);
 
     // Over the size limit (decompressed size), though the body is small.
-    let kind = failing(Serve::new(gz.clone()), Download::new(digest.clone()).max_size(100_000)).await;
+    let kind = failing(
+        Serve::new(gz.clone()),
+        Download::new(digest.clone()).max_size(100_000),
+    )
+    .await;
     assert_eq!(kind, DownloadErrorKind::TooLarge { limit: 100_000 });
 }
 
 #[tokio::test]
 async fn a_dropped_download_leaves_nothing() {
-    let bill = BillSpec::new(BillKind::FundFlow, "2026-11-29").approx_bytes(400_000).to_vec();
-    let slow = Serve { chunk: 10_000, pause: Duration::from_millis(20), ..Serve::new(bill.clone()) };
+    let bill = BillSpec::new(BillKind::FundFlow, "2026-11-29")
+        .approx_bytes(400_000)
+        .to_vec();
+    let slow = Serve {
+        chunk: 10_000,
+        pause: Duration::from_millis(20),
+        ..Serve::new(bill.clone())
+    };
     let url = serve(slow).await;
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("bill.csv");
     let (body, length) = fetch(&url).await;
-    let download = Download::new(sha1_of(&bill)).content_length(length).to_path(body, &target);
+    let download = Download::new(sha1_of(&bill))
+        .content_length(length)
+        .to_path(body, &target);
     let outcome = tokio::time::timeout(Duration::from_millis(150), download).await;
-    assert!(outcome.is_err(), "the slow download should still be running");
+    assert!(
+        outcome.is_err(),
+        "the slow download should still be running"
+    );
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
 
@@ -267,13 +341,21 @@ async fn a_dropped_download_leaves_nothing() {
 async fn a_bill_can_be_parsed_while_it_downloads() {
     let spec = BillSpec::new(BillKind::TradeRefund, "2026-11-29").rows(3_000);
     let bill = spec.to_vec();
-    let url = serve(Serve { content_length: false, ..Serve::new(gzip(&bill)) }).await;
+    let url = serve(Serve {
+        content_length: false,
+        ..Serve::new(gzip(&bill))
+    })
+    .await;
     let (body, _) = fetch(&url).await;
     let (mut writer, reader) = tokio::io::duplex(64 << 10);
     let download = tokio::spawn(async move {
-        Download::new(sha1_of(&bill)).to_writer(body, &mut writer).await
+        Download::new(sha1_of(&bill))
+            .to_writer(body, &mut writer)
+            .await
     });
-    let mut bills = AsyncBillReader::new(tokio::io::BufReader::new(reader)).await.unwrap();
+    let mut bills = AsyncBillReader::new(tokio::io::BufReader::new(reader))
+        .await
+        .unwrap();
     let mut refunds = 0u64;
     while let Some(record) = bills.next_record().await {
         let record = record.unwrap();
@@ -323,7 +405,10 @@ fn large_bill_child() {
         }
     }
     let summary = reader.summary().unwrap();
-    assert_eq!(summary.get("总交易单数"), Some(records.to_string().as_str()));
+    assert_eq!(
+        summary.get("总交易单数"),
+        Some(records.to_string().as_str())
+    );
     println!(
         "LARGE_BILL records={records} refunds={refunds} vmhwm_kib={}",
         status_kib("VmHWM:").unwrap_or(0)
@@ -337,12 +422,21 @@ fn parsing_a_large_bill_keeps_memory_bounded() {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "large_bill_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "large_bill_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("WECHATPAY_LARGE_BILL_CHILD", "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The harness may print "test large_bill_child ... " on the same line.
     let line = stdout
         .lines()
@@ -357,5 +451,9 @@ fn parsing_a_large_bill_keeps_memory_bounded() {
     println!("{line}");
     assert!(records > 200_000, "{line}");
     // The whole process (test harness included) peaks far below the bill's size.
-    assert!(peak_kib < 32 << 10, "peak RSS {peak_kib} KiB while parsing a {} MiB bill", LARGE_BILL >> 20);
+    assert!(
+        peak_kib < 32 << 10,
+        "peak RSS {peak_kib} KiB while parsing a {} MiB bill",
+        LARGE_BILL >> 20
+    );
 }

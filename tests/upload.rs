@@ -81,7 +81,11 @@ fn python_parse(form: &Multipart) -> Option<Value> {
         .expect("python3 starts");
     child.stdin.take().unwrap().write_all(form.body()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(serde_json::from_slice(&out.stdout).expect("python prints JSON"))
 }
 
@@ -95,7 +99,9 @@ fn python_email_reads_every_part_byte_for_byte() {
     let form = UploadForm::for_endpoint("v3/merchant/media/upload", "a.png")
         .from_bytes(file.clone())
         .unwrap();
-    let Some(parsed) = python_parse(&form) else { return };
+    let Some(parsed) = python_parse(&form) else {
+        return;
+    };
     assert_eq!(parsed["multipart"], true);
     assert_eq!(parsed["defects"], serde_json::json!([]), "{parsed}");
     let parts = parsed["parts"].as_array().unwrap();
@@ -104,7 +110,11 @@ fn python_email_reads_every_part_byte_for_byte() {
     assert_eq!(parts[0]["name"], "meta");
     assert_eq!(parts[0]["filename"], Value::Null);
     assert_eq!(parts[0]["content_type"], "application/json");
-    assert_eq!(b64(&parts[0]["payload"]), form.meta().as_bytes(), "the signed bytes are the sent bytes");
+    assert_eq!(
+        b64(&parts[0]["payload"]),
+        form.meta().as_bytes(),
+        "the signed bytes are the sent bytes"
+    );
     let meta: Value = serde_json::from_str(form.meta()).unwrap();
     assert_eq!(meta["filename"], "a.png");
     assert_eq!(meta["sha256"], form.sha256_hex());
@@ -118,16 +128,24 @@ fn python_email_reads_every_part_byte_for_byte() {
 #[test]
 fn python_email_reads_extra_fields_and_a_chinese_file_name() {
     let file = awkward_png();
-    let form = UploadForm::for_endpoint("v3/mch-manage/submission-files/sub-mchid/1900000109/upload", "营业执照.png")
-        .field("item_id", "56")
-        .field("manage_record_id", "M1210999900435123451697535102441")
-        .from_bytes(file.clone())
-        .unwrap();
-    let Some(parsed) = python_parse(&form) else { return };
+    let form = UploadForm::for_endpoint(
+        "v3/mch-manage/submission-files/sub-mchid/1900000109/upload",
+        "营业执照.png",
+    )
+    .field("item_id", "56")
+    .field("manage_record_id", "M1210999900435123451697535102441")
+    .from_bytes(file.clone())
+    .unwrap();
+    let Some(parsed) = python_parse(&form) else {
+        return;
+    };
     assert_eq!(parsed["defects"], serde_json::json!([]), "{parsed}");
     let parts = parsed["parts"].as_array().unwrap();
     let names: Vec<&str> = parts.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["meta", "item_id", "manage_record_id", "submission_file"]);
+    assert_eq!(
+        names,
+        ["meta", "item_id", "manage_record_id", "submission_file"]
+    );
     assert_eq!(b64(&parts[1]["payload"]), b"56");
     assert_eq!(parts[1]["content_type"], Value::Null);
     assert_eq!(b64(&parts[3]["filename"]), "营业执照.png".as_bytes());
@@ -143,10 +161,14 @@ fn python_email_reads_extra_fields_and_a_chinese_file_name() {
 /// and body as curl sent them.
 fn capture_curl(args: &[String]) -> (String, Vec<u8>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v3/merchant/media/upload", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/v3/merchant/media/upload",
+        listener.local_addr().unwrap()
+    );
     let server = std::thread::spawn(move || {
         let (mut tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
         let mut request = Vec::new();
         let mut buf = [0u8; 8192];
         let head_end = loop {
@@ -160,20 +182,27 @@ fn capture_curl(args: &[String]) -> (String, Vec<u8>) {
         let head = String::from_utf8(request[..head_end].to_vec()).unwrap();
         let header = |name: &str| {
             head.lines()
-                .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)))
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                })
                 .map(|(_, v)| v.trim().to_owned())
         };
         if header("Expect").is_some() {
             tcp.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
         }
-        let length: usize = header("Content-Length").expect("curl sends a Content-Length").parse().unwrap();
+        let length: usize = header("Content-Length")
+            .expect("curl sends a Content-Length")
+            .parse()
+            .unwrap();
         let mut body = request[head_end..].to_vec();
         while body.len() < length {
             let n = tcp.read(&mut buf).unwrap();
             assert!(n > 0, "curl closed mid-body");
             body.extend_from_slice(&buf[..n]);
         }
-        tcp.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        tcp.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
         (header("Content-Type").unwrap(), body)
     });
     let status = Command::new("curl")
@@ -197,7 +226,9 @@ fn curl_sends_the_same_bytes() {
     let file_path = dir.path().join("upload.bin");
     std::fs::write(&file_path, &file).unwrap();
 
-    let cases: [(&str, &str, &[(&str, &str)]); 2] = [
+    /// Endpoint, file name, extra form fields.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 2] = [
         ("v3/merchant/media/upload", "a.png", &[]),
         (
             "v3/mch-manage/submission-files/sub-mchid/1900000109/upload",
@@ -214,14 +245,22 @@ fn curl_sends_the_same_bytes() {
         let meta_path = dir.path().join("meta.json");
         std::fs::write(&meta_path, ours.meta()).unwrap();
 
-        let mut args = vec!["-F".to_owned(), format!("meta=<{};type=application/json", meta_path.display())];
+        let mut args = vec![
+            "-F".to_owned(),
+            format!("meta=<{};type=application/json", meta_path.display()),
+        ];
         for (field, value) in fields {
             args.push("-F".into());
             args.push(format!("{field}={value}"));
         }
-        let file_field = wechatpay::multipart::UploadRule::find(endpoint).unwrap().file_field;
+        let file_field = wechatpay::multipart::UploadRule::find(endpoint)
+            .unwrap()
+            .file_field;
         args.push("-F".into());
-        args.push(format!("{file_field}=@{};type=image/png;filename={name}", file_path.display()));
+        args.push(format!(
+            "{file_field}=@{};type=image/png;filename={name}",
+            file_path.display()
+        ));
         let (content_type, curls) = capture_curl(&args);
 
         let boundary = content_type
@@ -249,7 +288,13 @@ fn key_path(name: &str) -> String {
 fn openssl_verifies(dir: &std::path::Path, message: &[u8], signature: &[u8]) -> bool {
     let public = dir.join("merchant_pub.pem");
     let out = Command::new("openssl")
-        .args(["x509", "-in", &key_path("merchant_cert.pem"), "-pubkey", "-noout"])
+        .args([
+            "x509",
+            "-in",
+            &key_path("merchant_cert.pem"),
+            "-pubkey",
+            "-noout",
+        ])
         .output()
         .expect("the openssl binary is needed by this test (apt-get install openssl)");
     assert!(out.status.success());
@@ -275,7 +320,13 @@ fn the_meta_signature_verifies_with_openssl() {
         .unwrap();
     let key = PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap();
     let (timestamp, nonce) = (1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242");
-    let message = sign::message("POST", "/v3/merchant/media/upload", timestamp, nonce, form.meta().as_bytes());
+    let message = sign::message(
+        "POST",
+        "/v3/merchant/media/upload",
+        timestamp,
+        nonce,
+        form.meta().as_bytes(),
+    );
     let signature = B64.decode(key.sign(&message).unwrap()).unwrap();
     assert!(openssl_verifies(dir.path(), &message, &signature));
 
@@ -294,7 +345,13 @@ fn the_meta_signature_verifies_with_openssl() {
     assert_eq!(B64.decode(&auth.signature).unwrap(), signature);
 
     // Over the whole body instead of the meta, the signature fails: the meta is what counts.
-    let whole = sign::message("POST", "/v3/merchant/media/upload", timestamp, nonce, form.body());
+    let whole = sign::message(
+        "POST",
+        "/v3/merchant/media/upload",
+        timestamp,
+        nonce,
+        form.body(),
+    );
     assert!(!openssl_verifies(dir.path(), &whole, &signature));
 }
 
@@ -310,7 +367,10 @@ async fn an_over_limit_file_is_refused_before_reading() {
         .await
         .unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("`clip.mp4` is too large: 5242881 bytes"), "{message}");
+    assert!(
+        message.contains("`clip.mp4` is too large: 5242881 bytes"),
+        "{message}"
+    );
     assert!(message.contains("up to 5 MiB"), "{message}");
 
     video.truncate(5 << 20);

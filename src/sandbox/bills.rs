@@ -4,7 +4,7 @@
 //! A [`BillSpec`] names a bill (kind, date, size, seed); the bytes are generated on the
 //! fly, in chunks, and are the same on every run for the same spec, so a 1 GiB bill never
 //! needs 1 GiB of memory. The layouts follow the platform's documented formats: a header
-//! line, one line per record with every field prefixed by a backtick (so spreadsheets keep
+//! line (after a UTF-8 byte-order mark, and with CRLF line ends, as spreadsheets like), one line per record with every field prefixed by a backtick (so spreadsheets keep
 //! long numbers as text), then a summary header and a summary line (totals of the records
 //! above, computed while generating).
 //!
@@ -27,7 +27,7 @@
 //!
 //! let spec = BillSpec::new(BillKind::TradeAll, "2026-11-29").rows(3);
 //! let text = String::from_utf8(spec.to_vec()).unwrap();
-//! assert!(text.starts_with("交易时间,公众账号ID,商户号,"));
+//! assert!(text.starts_with("\u{feff}交易时间,公众账号ID,商户号,"));
 //! assert_eq!(text.lines().count(), 1 + 3 + 2);
 //! assert_eq!(spec.digest().sha1_hex().len(), 40);
 //! ```
@@ -247,19 +247,8 @@ pub struct BillDigest {
 impl BillDigest {
     /// The SHA-1 as the platform writes `hash_value`: lowercase hex.
     pub fn sha1_hex(&self) -> String {
-        hex(&self.sha1)
+        crate::download::hex(&self.sha1)
     }
-}
-
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    out
 }
 
 /// How a served bill misbehaves: data the sandbox's bill route acts on.
@@ -318,8 +307,118 @@ impl BillFault {
 
 const CHUNK: usize = 64 * 1024;
 
+/// How the sandbox serves one bill: what step one answers and what step two sends.
+#[allow(dead_code)] // used by the sandbox's bill route
+pub(crate) struct ServedBill {
+    /// The `hash_value` of step one's answer (wrong under [`BillFault::WrongDigest`]).
+    pub(crate) hash_value: String,
+    /// The `Content-Length` to announce: the plain bill's length; `None` (chunked) for gzip.
+    pub(crate) content_length: Option<u64>,
+    /// The body's pieces, generated as they are taken (gzip work is CPU-bound: take them
+    /// on a blocking thread for large bills).
+    pub(crate) body: ServedChunks,
+    /// Drop the connection after this many body bytes ([`BillFault::Truncate`]).
+    pub(crate) cut_after: Option<u64>,
+    /// Send the body in pieces of this size with this pause after each ([`BillFault::Slow`]).
+    pub(crate) pace: Option<(usize, Duration)>,
+}
+
+#[allow(dead_code)] // used by the sandbox's bill route
+impl BillSpec {
+    /// The plan for serving this bill, gzip-compressed at `gzip_level` if given, with
+    /// `fault` applied; `digest` is [`BillSpec::digest`] (computed once and cached by the
+    /// caller: it costs a generation pass).
+    pub(crate) fn served(
+        &self,
+        digest: &BillDigest,
+        gzip_level: Option<u32>,
+        fault: Option<&BillFault>,
+    ) -> ServedBill {
+        let hash_value = match fault {
+            Some(fault) => fault.hash_value(digest),
+            None => digest.sha1_hex(),
+        };
+        let body = match gzip_level {
+            Some(level) => ServedChunks::Gzip {
+                chunks: Box::new(self.gzip_chunks(level)),
+                corrupt: fault == Some(&BillFault::CorruptGzip),
+                first: true,
+                peeked: None,
+            },
+            None => ServedChunks::Plain(Box::new(self.chunks())),
+        };
+        ServedBill {
+            hash_value,
+            content_length: gzip_level.is_none().then_some(digest.len),
+            body,
+            cut_after: match fault {
+                Some(BillFault::Truncate { after }) => Some(*after),
+                _ => None,
+            },
+            pace: match fault {
+                Some(BillFault::Slow { chunk, pause }) => Some(((*chunk).max(1), *pause)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The pieces of a served bill (see [`BillSpec::served`]).
+#[allow(dead_code)] // used by the sandbox's bill route
+pub(crate) enum ServedChunks {
+    Plain(Box<BillChunks>),
+    Gzip {
+        chunks: Box<GzipChunks>,
+        corrupt: bool,
+        first: bool,
+        peeked: Option<io::Result<Vec<u8>>>,
+    },
+}
+
+impl Iterator for ServedChunks {
+    type Item = io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
+        match self {
+            ServedChunks::Plain(chunks) => chunks.next().map(Ok),
+            ServedChunks::Gzip {
+                chunks,
+                corrupt,
+                first,
+                peeked,
+            } => {
+                let mut chunk = match peeked.take() {
+                    Some(chunk) => chunk,
+                    None => chunks.next()?,
+                };
+                if !*corrupt {
+                    return Some(chunk);
+                }
+                // Look one piece ahead to know which one carries the trailer.
+                *peeked = chunks.next();
+                if let Ok(bytes) = &mut chunk {
+                    if std::mem::take(first) {
+                        // 16 bytes in the middle of the deflate data (after the 10-byte header).
+                        let start = 10 + bytes.len().saturating_sub(26) / 2;
+                        let end = (start + 16).min(bytes.len().saturating_sub(8));
+                        for b in bytes.get_mut(start..end).unwrap_or_default() {
+                            *b ^= 0x55;
+                        }
+                    }
+                    if peeked.is_none() && bytes.len() >= 8 {
+                        let n = bytes.len();
+                        for b in &mut bytes[n - 8..n - 4] {
+                            *b = !*b;
+                        }
+                    }
+                }
+                Some(chunk)
+            }
+        }
+    }
+}
+
 /// Iterator over a generated bill's chunks (see [`BillSpec::chunks`]).
-#[derive(Debug)]
 pub struct BillChunks {
     spec: BillSpec,
     compact_date: String,
@@ -368,7 +467,7 @@ impl BillChunks {
             next_row: 0,
             bytes: 0,
             totals: Totals {
-                balance: 100_000_00,
+                balance: 10_000_000,
                 ..Totals::default()
             },
             buf: Vec::with_capacity(CHUNK + 1024),
@@ -420,7 +519,14 @@ impl BillChunks {
         field(b, &self.spec.appid);
         field(b, &self.spec.mchid);
         field(b, "0");
-        field(b, if rng.below(4) == 0 { "013467007045764" } else { "" });
+        field(
+            b,
+            if rng.below(4) == 0 {
+                "013467007045764"
+            } else {
+                ""
+            },
+        );
         let transaction_id = |b: &mut Vec<u8>, rng: &mut Rng| {
             b.extend_from_slice(b"`4200");
             push_padded(b, rng.below(1_000_000), 6);
@@ -531,7 +637,14 @@ impl BillChunks {
         field_amount(b, amount);
         field_amount(b, t.balance);
         field(b, if income { "system" } else { "1900000001API" });
-        field(b, if income { "" } else { "退款总金额0.01元;含手续费0.00元" });
+        field(
+            b,
+            if income {
+                ""
+            } else {
+                "退款总金额0.01元;含手续费0.00元"
+            },
+        );
         b.extend_from_slice(b"`SBX");
         b.extend_from_slice(self.compact_date.as_bytes());
         push_padded(b, i, 12);
@@ -557,7 +670,14 @@ impl BillChunks {
         field_amount(b, amount);
         field(b, if returned { "回退" } else { "分账" });
         field(b, "SUCCESS");
-        field(b, if returned { "分账回退" } else { "分给商户1900000110" });
+        field(
+            b,
+            if returned {
+                "分账回退"
+            } else {
+                "分给商户1900000110"
+            },
+        );
         b.extend_from_slice(b"`4200");
         push_padded(b, rng.below(1_000_000), 6);
         b.extend_from_slice(self.compact_date.as_bytes());
@@ -654,12 +774,29 @@ impl Iterator for BillChunks {
     }
 }
 
+impl std::fmt::Debug for BillChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillChunks")
+            .field("spec", &self.spec)
+            .field("next_row", &self.next_row)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A [`Read`] over a generated bill (see [`BillSpec::reader`]).
-#[derive(Debug)]
 pub struct BillBytes {
     chunks: BillChunks,
     current: Vec<u8>,
     position: usize,
+}
+
+impl std::fmt::Debug for BillBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillBytes")
+            .field("chunks", &self.chunks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Read for BillBytes {
@@ -822,8 +959,7 @@ fn push_padded(b: &mut Vec<u8>, mut n: u64, width: usize) {
 }
 
 fn push_token(b: &mut Vec<u8>, rng: &mut Rng, len: usize) {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     for _ in 0..len {
         b.push(ALPHABET[rng.below(64) as usize]);
     }
@@ -942,10 +1078,32 @@ mod tests {
     #[test]
     fn faults_change_what_they_say() {
         let digest = BillSpec::new(BillKind::TradeAll, "2026-11-29").digest();
-        assert_eq!(BillFault::CorruptGzip.hash_value(&digest), digest.sha1_hex());
+        assert_eq!(
+            BillFault::CorruptGzip.hash_value(&digest),
+            digest.sha1_hex()
+        );
         let wrong = BillFault::WrongDigest.hash_value(&digest);
         assert_ne!(wrong, digest.sha1_hex());
         assert_eq!(wrong[1..], digest.sha1_hex()[1..]);
+
+        for rows in [3, 20_000] {
+            let spec = BillSpec::new(BillKind::TradeAll, "2026-11-29").rows(rows);
+            let digest = spec.digest();
+            let served = spec.served(&digest, Some(6), Some(&BillFault::CorruptGzip));
+            assert_eq!(served.content_length, None);
+            let gz: Vec<u8> = served.body.flat_map(Result::unwrap).collect();
+            let mut out = Vec::new();
+            assert!(flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut out)
+                .is_err());
+            let plain = spec.served(&digest, None, Some(&BillFault::Truncate { after: 10 }));
+            assert_eq!(plain.content_length, Some(digest.len));
+            assert_eq!(plain.cut_after, Some(10));
+            assert_eq!(
+                plain.body.flat_map(Result::unwrap).count() as u64,
+                digest.len
+            );
+        }
 
         let spec = BillSpec::new(BillKind::TradeAll, "2026-11-29").rows(2_000);
         let mut gz = Vec::new();
