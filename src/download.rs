@@ -43,11 +43,13 @@
 //! `tokio_util::io::ReaderStream`.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use bytes::{Buf, Bytes};
@@ -63,6 +65,9 @@ use crate::error::{BoxError, Error};
 /// response size limit of JSON calls ([`DEFAULT_MAX_RESPONSE_SIZE`](crate::DEFAULT_MAX_RESPONSE_SIZE))
 /// does not apply to downloads.
 pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 16 << 30;
+
+/// The default longest wait for a download's next bytes (see [`Download::idle_timeout`]).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The default size of the one buffer a download reads, digests and writes through.
 pub const DEFAULT_BUFFER_SIZE: usize = 256 << 10;
@@ -466,6 +471,7 @@ pub struct Download {
     on_progress: Option<ProgressFn>,
     progress_tx: Option<tokio::sync::watch::Sender<Progress>>,
     sync: bool,
+    idle_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Download {
@@ -477,6 +483,7 @@ impl fmt::Debug for Download {
             .field("max_size", &self.max_size)
             .field("buffer_size", &self.buffer_size)
             .field("sync", &self.sync)
+            .field("idle_timeout", &self.idle_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -493,6 +500,7 @@ impl Download {
             on_progress: None,
             progress_tx: None,
             sync: true,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 
@@ -536,6 +544,15 @@ impl Download {
     /// Publishes progress on a watch channel (for a progress bar on another task).
     pub fn watch_progress(mut self, sender: tokio::sync::watch::Sender<Progress>) -> Download {
         self.progress_tx = Some(sender);
+        self
+    }
+
+    /// The longest wait for the body's next bytes before the download fails as
+    /// [`DownloadErrorKind::Stalled`] (default [`DEFAULT_IDLE_TIMEOUT`]; `None` waits
+    /// forever). A download of gigabytes takes minutes, so a total timeout would not fit;
+    /// a connection that goes silent must still end.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Download {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -597,23 +614,25 @@ impl Download {
     {
         let path = path.as_ref();
         let sync = self.sync;
-        let mut temp = TempFile::create(path).await?;
-        let mut file = temp
-            .file
-            .take()
-            .ok_or_else(|| DownloadError::write(io::Error::other("no file"), Some(path)))?;
-        let done = self.to_writer(body, &mut file).await;
-        let done = match done {
+        // Declared before `file`, so dropped after it: the file is closed before removal.
+        let (mut temp, mut file) = TempFile::create(path).await?;
+        let with_path = |mut e: DownloadError| {
+            if e.kind == DownloadErrorKind::Write && e.path.is_none() {
+                e.path = Some(temp.path.clone());
+            }
+            e
+        };
+        let done = match self.to_writer(body, &mut file).await {
             Ok(done) => done,
             Err(e) => {
                 drop(file);
-                return Err(e);
+                return Err(with_path(e));
             }
         };
         if sync {
             file.sync_all()
                 .await
-                .map_err(|e| DownloadError::write(e, Some(&temp.path)))?;
+                .map_err(|e| with_path(DownloadError::write(e, None)))?;
         }
         drop(file);
         tokio::fs::rename(&temp.path, path)
@@ -637,6 +656,13 @@ impl Download {
             limit: self.max_size,
             eof: false,
             failure: None,
+            idle: self.idle_timeout.map(|idle| {
+                (
+                    idle,
+                    Box::pin(tokio::time::sleep_until(tokio::time::Instant::now() + idle)),
+                )
+            }),
+            waiting: false,
         };
         let gzip = match self.compression {
             Compression::None => false,
@@ -751,6 +777,12 @@ impl Download {
             ),
             Some(BodyFailure::Truncated) => truncated(source),
             Some(BodyFailure::Broken) => DownloadError::new(DownloadErrorKind::Body, source),
+            Some(BodyFailure::Stalled) => DownloadError::new(
+                DownloadErrorKind::Stalled {
+                    idle: self.idle_timeout.unwrap_or_default(),
+                },
+                source,
+            ),
             None if unexpected_eof => truncated(source),
             None => DownloadError::new(DownloadErrorKind::Decompress, source),
         }
@@ -797,6 +829,8 @@ enum BodyFailure {
     TooLarge,
     /// The stream failed otherwise (or sent more than its announced length).
     Broken,
+    /// No chunk came within the idle timeout.
+    Stalled,
 }
 
 /// An [`AsyncBufRead`] over a stream of chunks that counts, limits and classifies.
@@ -808,6 +842,10 @@ struct BodyReader<S> {
     limit: u64,
     eof: bool,
     failure: Option<BodyFailure>,
+    /// The longest wait for the next chunk, and its timer.
+    idle: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+    /// Whether a chunk is being waited for (the timer runs).
+    waiting: bool,
 }
 
 impl<S, E> BodyReader<S>
@@ -828,7 +866,34 @@ where
                     "the body already failed ({failure:?})"
                 ))));
             }
-            match ready!(self.stream.as_mut().poll_next(cx)) {
+            if !self.waiting {
+                // The wait for this chunk starts now (not at the last chunk: time spent
+                // writing is not the connection's fault).
+                self.waiting = true;
+                if let Some((idle, timer)) = &mut self.idle {
+                    timer.as_mut().reset(tokio::time::Instant::now() + *idle);
+                }
+            }
+            let next = match self.stream.as_mut().poll_next(cx) {
+                Poll::Ready(next) => next,
+                Poll::Pending => {
+                    if let Some((idle, timer)) = &mut self.idle {
+                        if timer.as_mut().poll(cx).is_ready() {
+                            let idle = *idle;
+                            return self.fail(
+                                BodyFailure::Stalled,
+                                io::Error::new(
+                                    io::ErrorKind::TimedOut,
+                                    format!("no data for {idle:?}"),
+                                ),
+                            );
+                        }
+                    }
+                    return Poll::Pending;
+                }
+            };
+            self.waiting = false;
+            match next {
                 Some(Ok(bytes)) => {
                     self.received += bytes.len() as u64;
                     if self.received > self.limit {
@@ -950,12 +1015,12 @@ where
 /// A temporary file next to the target, removed on drop unless kept.
 struct TempFile {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
     keep: bool,
 }
 
 impl TempFile {
-    async fn create(target: &Path) -> Result<TempFile, DownloadError> {
+    /// Creates `.NAME.RANDOM.part` next to `target`, exclusively.
+    async fn create(target: &Path) -> Result<(TempFile, tokio::fs::File), DownloadError> {
         let name = target.file_name().ok_or_else(|| {
             DownloadError::write(
                 io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
@@ -980,13 +1045,7 @@ impl TempFile {
                 .open(&path)
                 .await
             {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file: Some(file),
-                        keep: false,
-                    })
-                }
+                Ok(file) => return Ok((TempFile { path, keep: false }, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(DownloadError::write(e, Some(&path))),
             }
@@ -1005,7 +1064,6 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.keep {
-            drop(self.file.take());
             // Best effort: the file may already be gone.
             let _ = std::fs::remove_file(&self.path);
         }
@@ -1040,7 +1098,12 @@ pub enum DownloadErrorKind {
         /// The limit, in bytes.
         limit: u64,
     },
-    /// Reading the body failed for another reason (connection reset, timeout, …).
+    /// No bytes came for longer than [`Download::idle_timeout`].
+    Stalled {
+        /// The idle timeout.
+        idle: Duration,
+    },
+    /// Reading the body failed for another reason (connection reset, …).
     Body,
     /// Writing the file failed (disk full, permissions, rename).
     Write,
@@ -1109,6 +1172,10 @@ impl fmt::Display for DownloadError {
             DownloadErrorKind::TooLarge { limit } => write!(
                 f,
                 "the download is larger than the limit of {limit} bytes (raise it with Download::max_size)"
+            ),
+            DownloadErrorKind::Stalled { idle } => write!(
+                f,
+                "the download stalled: no data for {idle:?} (raise Download::idle_timeout for a slow link)"
             ),
             DownloadErrorKind::Body => f.write_str("reading the download failed"),
             DownloadErrorKind::Write => match &self.path {
@@ -1317,6 +1384,36 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), &DownloadErrorKind::Body, "{e}");
         assert!(std::error::Error::source(&e).is_some());
+    }
+
+    /// A stream that yields its chunks, then never ends.
+    struct Silent(VecDeque<Bytes>);
+
+    impl Stream for Silent {
+        type Item = Result<Bytes, io::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            match self.0.pop_front() {
+                Some(chunk) => Poll::Ready(Some(Ok(chunk))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_body_stalls_after_the_idle_timeout() {
+        let body = Silent(VecDeque::from([Bytes::from_static(b"`2026-11-29,`1\r\n")]));
+        let mut sink = tokio::io::sink();
+        let download = Download::new(Digest::of(HashType::Sha1, b""))
+            .idle_timeout(Some(Duration::from_millis(50)))
+            .to_writer(body, &mut sink);
+        let e = download.await.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &DownloadErrorKind::Stalled {
+                idle: Duration::from_millis(50)
+            }
+        );
+        assert!(e.to_string().contains("no data for 50ms"), "{e}");
     }
 
     #[tokio::test]

@@ -313,6 +313,26 @@ async fn every_failure_is_its_own_kind_and_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn a_stalled_download_fails_and_leaves_nothing() {
+    let bill = BillSpec::new(BillKind::FundFlow, "2026-11-29")
+        .rows(2_000)
+        .to_vec();
+    let stalling = Serve {
+        chunk: 20_000,
+        pause: Duration::from_millis(400),
+        ..Serve::new(bill.clone())
+    };
+    let download = Download::new(sha1_of(&bill)).idle_timeout(Some(Duration::from_millis(100)));
+    let kind = failing(stalling, download).await;
+    assert_eq!(
+        kind,
+        DownloadErrorKind::Stalled {
+            idle: Duration::from_millis(100)
+        }
+    );
+}
+
+#[tokio::test]
 async fn a_dropped_download_leaves_nothing() {
     let bill = BillSpec::new(BillKind::FundFlow, "2026-11-29")
         .approx_bytes(400_000)
