@@ -7,7 +7,7 @@
 //! column **name**, never position.
 //!
 //! [`BillReader`] (over any [`BufRead`]) and [`AsyncBillReader`] (over any Tokio
-//! [`AsyncBufRead`](tokio::io::AsyncBufRead)) read one line at a time: memory holds one
+//! [`AsyncBufRead`]) read one line at a time: memory holds one
 //! line and one record, whatever the size of the bill. Records come as [`BillRecord`]s
 //! (look up by column name, or [`deserialize`](BillRecord::deserialize) into any
 //! `serde::Deserialize` type, numbers parsed from the text); the summary is kept apart
@@ -496,7 +496,7 @@ impl<R> fmt::Debug for BillReader<R> {
     }
 }
 
-/// Reads a bill from any Tokio [`AsyncBufRead`](tokio::io::AsyncBufRead), one record at
+/// Reads a bill from any Tokio [`AsyncBufRead`], one record at
 /// a time: the async twin of [`BillReader`].
 ///
 /// ```
