@@ -165,8 +165,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::missing_errors_doc)]
 
-// The modules in the order of the one-way flow, leaves first: each imports only modules
-// listed before it (`blocking`, `sandbox` and the command line sit on top of everything).
+pub mod bill;
 pub mod blocking;
 pub mod catalog;
 pub mod certificates;
@@ -174,7 +173,9 @@ mod chain;
 mod client;
 pub mod clock;
 pub mod crypto;
+pub mod download;
 mod error;
+pub mod multipart;
 pub mod notify;
 pub mod paysign;
 mod redact;

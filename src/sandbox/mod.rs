@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bills;
 #[cfg(feature = "catalog")]
 mod catalog_routes;
 mod lifecycle;
