@@ -176,10 +176,11 @@ pub mod paysign;
 mod redact;
 mod request;
 mod response;
+pub mod retry;
 pub mod sandbox;
 pub mod sign;
 mod template;
-mod transport;
+pub mod transport;
 pub mod verify;
 
 pub use chain::{normalize_segment, Chain};
@@ -191,8 +192,12 @@ pub use error::{
 };
 pub use request::RequestBuilder;
 pub use response::Response;
+pub use retry::{RetryBudget, RetryPolicy};
 pub use template::UriTemplate;
-pub use transport::{Timeouts, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE};
+pub use transport::{
+    Failover, FailoverStatus, HostState, HostStatus, Proxy, Timeouts, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_SIZE,
+};
 pub use verify::Verifier;
 
 // Earlier paths of types that live in a module, kept so existing code compiles; the

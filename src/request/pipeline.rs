@@ -7,9 +7,12 @@ use std::sync::{Arc, RwLock};
 
 use http::HeaderValue;
 
+use std::time::Duration;
+
 use crate::clock::Clock;
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::Error;
+use crate::retry::{Budget, RetryPolicy, Sleep};
 use crate::template::UriTemplate;
 use crate::transport::{BaseUrl, Transport};
 use crate::verify::Verifier;
@@ -30,7 +33,20 @@ pub(crate) struct Pipeline {
     pub(crate) base: BaseUrl,
     pub(crate) transport: Transport,
     pub(crate) user_agent: HeaderValue,
+    /// The client's retry policy (a request may bring its own).
+    pub(crate) retry: RetryPolicy,
+    /// Retries allowed to this client and its clones, whatever the policy.
+    pub(crate) budget: Budget,
+    /// How to wait between attempts; `None` for `tokio::time::sleep`.
+    pub(crate) sleep: Option<Sleep>,
     templates: RwLock<HashMap<Box<str>, Arc<UriTemplate>>>,
+}
+
+/// The retry settings of a client.
+pub(crate) struct Retries {
+    pub(crate) policy: RetryPolicy,
+    pub(crate) budget: Budget,
+    pub(crate) sleep: Option<Sleep>,
 }
 
 impl Pipeline {
@@ -44,6 +60,7 @@ impl Pipeline {
         base: BaseUrl,
         transport: Transport,
         user_agent: HeaderValue,
+        retries: Retries,
     ) -> Pipeline {
         Pipeline {
             mchid,
@@ -54,7 +71,18 @@ impl Pipeline {
             base,
             transport,
             user_agent,
+            retry: retries.policy,
+            budget: retries.budget,
+            sleep: retries.sleep,
             templates: RwLock::default(),
+        }
+    }
+
+    /// Waits `wait` between two attempts, with the injected sleep if there is one.
+    pub(crate) async fn sleep(&self, wait: Duration) {
+        match &self.sleep {
+            Some(sleep) => sleep(wait).await,
+            None => tokio::time::sleep(wait).await,
         }
     }
 
