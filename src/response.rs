@@ -152,6 +152,7 @@ pub(crate) fn classify(
         status,
         headers,
         body,
+        ..
     } = raw;
     let signed = headers.contains_key(&SIGNATURE);
     let must_verify = status.is_success() && !unsigned;

@@ -418,10 +418,11 @@ impl RequestBuilder {
     /// let sandbox = Sandbox::start().await?;
     /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::SERVICE_UNAVAILABLE, times: 1 });
     /// let answer = sandbox.client()
-    ///     .chain("v3/refund/domestic/refunds")
-    ///     .post(json!({ "out_trade_no": "1217752501201407033233368018", "out_refund_no": "1217752501201407033233368018",
-    ///                   "amount": { "refund": 1, "total": 1, "currency": "CNY" } }))
-    ///     .idempotent() // out_refund_no makes a second attempt the same refund
+    ///     .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
+    ///     .post(json!({ "appid": "wxd678efh567hg6787", "service_id": "500001",
+    ///                   "type": "Order_Paid", "detail": { "paid_time": "20091225091010" } }))
+    ///     .param("out_order_no", "1234323JKHDFE1243252")
+    ///     .idempotent() // syncing the same out_order_no twice acts once
     ///     .await?;
     /// assert_eq!(answer.status(), 200);
     /// assert_eq!(sandbox.requests().len(), 2);

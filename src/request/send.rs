@@ -72,6 +72,14 @@ impl RequestBuilder {
                 },
             };
             let sent = transport.send(request, limit).await;
+            let host = match &sent {
+                Ok(raw) => Some(raw.host.as_str()),
+                Err(Error::Transport { host, .. }) => host.as_deref(),
+                Err(_) => None,
+            };
+            if let Some(host) = host {
+                span.record("host", host);
+            }
             if let Ok(raw) = &sent {
                 span.record("status", raw.status.as_u16());
                 if let Some(id) = raw.headers.get("Request-ID").and_then(|v| v.to_str().ok()) {

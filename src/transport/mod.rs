@@ -83,6 +83,8 @@ pub(crate) struct RawResponse {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// `host:port` of the host that answered (the backup's, after a failover).
+    pub(crate) host: String,
 }
 
 /// Until when an attempt may run, and the limit its timeout error names.
@@ -241,7 +243,6 @@ impl Transport {
     /// One exchange with one host, until `limit`.
     async fn attempt(&self, request: Request<Bytes>, limit: Limit) -> Result<RawResponse, Error> {
         let host = host_port_of(request.uri());
-        tracing::Span::current().record("host", host.as_str());
         let answer = match tokio::time::timeout_at(limit.at, self.sender.send(request)).await {
             Ok(answer) => answer,
             Err(_) => {
@@ -273,6 +274,7 @@ impl Transport {
             status: parts.status,
             headers: parts.headers,
             body,
+            host,
         })
     }
 }
