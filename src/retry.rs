@@ -267,7 +267,9 @@ impl fmt::Display for Stop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Stop::Final => "not retryable",
-            Stop::NotIdempotent => "the platform may have acted on it and it is not declared idempotent",
+            Stop::NotIdempotent => {
+                "the platform may have acted on it and it is not declared idempotent"
+            }
             Stop::AttemptsExhausted => "no attempts left",
             Stop::RetryAfterTooLong => "Retry-After is longer than the policy's max_retry_after",
             Stop::DeadlineTooClose => "the wait would end after the total timeout",
@@ -443,7 +445,12 @@ mod tests {
             Decision::Stop(Stop::AttemptsExhausted)
         );
         assert_eq!(
-            decide(&RetryPolicy::none(), &attempt(1, true), &Outcome::NotSent, 0.5),
+            decide(
+                &RetryPolicy::none(),
+                &attempt(1, true),
+                &Outcome::NotSent,
+                0.5
+            ),
             Decision::Stop(Stop::AttemptsExhausted)
         );
     }
@@ -553,7 +560,13 @@ mod tests {
         let granted = (0..1000).filter(|_| busy.withdraw(later)).count();
         assert_eq!(granted, 50, "only the floor of 5 per second is left");
         // Partly: requests of seconds 0..5 stay in the window at second 9.
-        let partial = Budget::new(RetryBudget { ratio: 0.5, min_per_second: 0 }, start);
+        let partial = Budget::new(
+            RetryBudget {
+                ratio: 0.5,
+                min_per_second: 0,
+            },
+            start,
+        );
         for second in 0..5 {
             for _ in 0..10 {
                 partial.deposit(start + Duration::from_secs(second));

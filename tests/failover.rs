@@ -38,7 +38,10 @@ fn origin(sandbox: &Sandbox) -> String {
 
 #[tokio::test]
 async fn a_post_refused_at_connect_goes_to_the_backup_exactly_once() {
-    let (primary, backup) = (Sandbox::start().await.unwrap(), Sandbox::start().await.unwrap());
+    let (primary, backup) = (
+        Sandbox::start().await.unwrap(),
+        Sandbox::start().await.unwrap(),
+    );
     let wxpay = client(&primary, &backup, Duration::from_secs(30));
     primary.refuse_connections(Duration::from_secs(30)).await;
 
@@ -67,7 +70,10 @@ async fn a_post_refused_at_connect_goes_to_the_backup_exactly_once() {
 
 #[tokio::test]
 async fn after_the_cool_down_the_client_returns_to_the_primary() {
-    let (primary, backup) = (Sandbox::start().await.unwrap(), Sandbox::start().await.unwrap());
+    let (primary, backup) = (
+        Sandbox::start().await.unwrap(),
+        Sandbox::start().await.unwrap(),
+    );
     let wxpay = client(&primary, &backup, Duration::from_millis(300));
     primary.refuse_connections(Duration::from_millis(200)).await;
 
@@ -101,7 +107,10 @@ async fn after_the_cool_down_the_client_returns_to_the_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_coming_back_is_probed_by_one_request_at_a_time() {
-    let (primary, backup) = (Sandbox::start().await.unwrap(), Sandbox::start().await.unwrap());
+    let (primary, backup) = (
+        Sandbox::start().await.unwrap(),
+        Sandbox::start().await.unwrap(),
+    );
     let wxpay = client(&primary, &backup, Duration::from_millis(200));
     primary.refuse_connections(Duration::from_millis(100)).await;
     wxpay.chain("v3/certificates").get().await.unwrap();
@@ -131,7 +140,10 @@ async fn a_primary_coming_back_is_probed_by_one_request_at_a_time() {
 
 #[tokio::test]
 async fn a_probe_that_is_refused_again_keeps_traffic_on_the_backup() {
-    let (primary, backup) = (Sandbox::start().await.unwrap(), Sandbox::start().await.unwrap());
+    let (primary, backup) = (
+        Sandbox::start().await.unwrap(),
+        Sandbox::start().await.unwrap(),
+    );
     let wxpay = client(&primary, &backup, Duration::from_millis(100));
     primary.refuse_connections(Duration::from_secs(30)).await;
     wxpay.chain("v3/certificates").get().await.unwrap();
@@ -140,13 +152,19 @@ async fn a_probe_that_is_refused_again_keeps_traffic_on_the_backup() {
     wxpay.chain("v3/certificates").get().await.unwrap();
     assert_eq!(backup.requests().len(), 2);
     let status = wxpay.failover_status().unwrap();
-    assert!(matches!(status.primary.state, HostState::Down { .. }), "{status:?}");
+    assert!(
+        matches!(status.primary.state, HostState::Down { .. }),
+        "{status:?}"
+    );
     assert_eq!(status.primary.consecutive_failures, 2);
 }
 
 #[tokio::test]
 async fn answers_of_any_status_keep_the_primary_up() {
-    let (primary, backup) = (Sandbox::start().await.unwrap(), Sandbox::start().await.unwrap());
+    let (primary, backup) = (
+        Sandbox::start().await.unwrap(),
+        Sandbox::start().await.unwrap(),
+    );
     let wxpay = client(&primary, &backup, Duration::from_secs(30));
     primary.fault(Fault::FailTimes {
         status: http::StatusCode::SERVICE_UNAVAILABLE,

@@ -77,11 +77,9 @@ async fn a_transport_gets_signed_requests_and_cannot_skip_verification() {
         &auth.nonce_str,
         sent.body(),
     );
-    let signature = base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        &auth.signature,
-    )
-    .unwrap();
+    let signature =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &auth.signature)
+            .unwrap();
     let key =
         wechatpay::PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap();
     assert!(key.public_key().verify(&message, &signature));
@@ -131,7 +129,11 @@ async fn a_connect_error_of_a_transport_fails_over() {
         .await
         .unwrap();
     assert_eq!(refusals.load(Ordering::Relaxed), 1);
-    assert_eq!(sandbox.requests().len(), 1, "the POST reached the backup once");
+    assert_eq!(
+        sandbox.requests().len(),
+        1,
+        "the POST reached the backup once"
+    );
 }
 
 #[tokio::test]
@@ -165,10 +167,19 @@ async fn limits_apply_to_a_transport_of_the_users_own() {
         .build()
         .unwrap();
     let error = wxpay.chain("v3/certificates").get().await.unwrap_err();
-    assert!(matches!(error, Error::Transport { kind: TransportErrorKind::Io, .. }));
+    assert!(matches!(
+        error,
+        Error::Transport {
+            kind: TransportErrorKind::Io,
+            ..
+        }
+    ));
     let seen = broken.seen.lock().unwrap();
     assert_eq!(seen.len(), 3);
-    assert_ne!(seen[0].headers()["authorization"], seen[1].headers()["authorization"]);
+    assert_ne!(
+        seen[0].headers()["authorization"],
+        seen[1].headers()["authorization"]
+    );
     // The source is kept.
     let source = std::error::Error::source(&error).unwrap().to_string();
     assert!(source.contains("test double"), "{source}");
@@ -216,5 +227,8 @@ async fn middleware_wraps_the_default_stack() {
         times: 1,
     });
     wxpay.chain("v3/certificates").get().await.unwrap();
-    assert_eq!(*statuses.lock().unwrap(), [StatusCode::BAD_GATEWAY, StatusCode::OK]);
+    assert_eq!(
+        *statuses.lock().unwrap(),
+        [StatusCode::BAD_GATEWAY, StatusCode::OK]
+    );
 }

@@ -25,9 +25,13 @@ impl Load {
 }
 
 /// `CALLERS` callers send GETs back to back for `OUTAGE`, every one answered 503.
-async fn outage(configure: impl FnOnce(wechatpay::WechatpayBuilder) -> wechatpay::WechatpayBuilder) -> Load {
+async fn outage(
+    configure: impl FnOnce(wechatpay::WechatpayBuilder) -> wechatpay::WechatpayBuilder,
+) -> Load {
     let sandbox = Sandbox::start().await.unwrap();
-    let wxpay: Wechatpay = configure(sandbox.client_builder().unwrap()).build().unwrap();
+    let wxpay: Wechatpay = configure(sandbox.client_builder().unwrap())
+        .build()
+        .unwrap();
     sandbox.fault(Fault::Respond {
         status: http::StatusCode::SERVICE_UNAVAILABLE,
         body: r#"{"code":"SYSTEM_ERROR","message":"outage"}"#.into(),
@@ -64,7 +68,11 @@ async fn the_retry_budget_bounds_the_extra_load_of_an_outage() {
     let budget = RetryBudget::default();
     // The floor allows min_per_second retries per second over the 10 s window, whatever
     // the traffic; above it, the ratio binds.
-    let bound = |load: &Load| budget.ratio.max(f64::from(budget.min_per_second) * 10.0 / load.requests as f64);
+    let bound = |load: &Load| {
+        budget
+            .ratio
+            .max(f64::from(budget.min_per_second) * 10.0 / load.requests as f64)
+    };
 
     let default = outage(|b| b).await;
     println!(

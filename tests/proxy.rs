@@ -112,7 +112,10 @@ async fn https_goes_through_the_proxy_that_https_proxy_names_and_no_proxy_hosts_
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].method, "CONNECT");
     assert_eq!(seen[0].target, "api.mch.weixin.qq.com:443");
-    assert!(seen[0].tls, "the proxy saw a TLS handshake, not the request");
+    assert!(
+        seen[0].tls,
+        "the proxy saw a TLS handshake, not the request"
+    );
     assert_eq!(front.connections.load(Ordering::Relaxed), 1);
     assert_eq!(sandbox.requests()[0].target, "/v3/certificates");
 
@@ -200,7 +203,11 @@ async fn an_explicit_proxy_sends_basic_auth_and_a_refusal_names_the_proxy() {
     proxy.require_basic_auth("merchant", "s3cret");
 
     let authorized = https_client(&sandbox, "https://api.mch.weixin.qq.com/")
-        .proxy(Proxy::all(proxy.url()).unwrap().basic_auth("merchant", "s3cret"))
+        .proxy(
+            Proxy::all(proxy.url())
+                .unwrap()
+                .basic_auth("merchant", "s3cret"),
+        )
         .build()
         .unwrap();
     authorized.chain("v3/certificates").get().await.unwrap();
@@ -219,7 +226,11 @@ async fn an_explicit_proxy_sends_basic_auth_and_a_refusal_names_the_proxy() {
     let refused = https_client(&sandbox, "https://api.mch.weixin.qq.com/")
         .no_backup()
         .retry(RetryPolicy::none())
-        .proxy(Proxy::all(proxy.url()).unwrap().basic_auth("merchant", "wrong-password"))
+        .proxy(
+            Proxy::all(proxy.url())
+                .unwrap()
+                .basic_auth("merchant", "wrong-password"),
+        )
         .build()
         .unwrap();
     let error = refused.chain("v3/certificates").get().await.unwrap_err();
@@ -246,7 +257,12 @@ async fn plain_http_goes_through_an_explicit_proxy_in_absolute_form() {
         .proxy(Proxy::all(proxy.url()).unwrap().basic_auth("u", "p"))
         .build()
         .unwrap();
-    wxpay.chain("v3/certificates").get().query("offset", 1).await.unwrap();
+    wxpay
+        .chain("v3/certificates")
+        .get()
+        .query("offset", 1)
+        .await
+        .unwrap();
     let seen = proxy.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "GET");
@@ -274,7 +290,10 @@ async fn environment_proxies_leave_loopback_alone_and_can_be_turned_off() {
         .build()
         .unwrap();
     wxpay.chain("v3/certificates").get().await.unwrap();
-    assert!(proxy.requests().is_empty(), "the sandbox on 127.0.0.1 is reached directly");
+    assert!(
+        proxy.requests().is_empty(),
+        "the sandbox on 127.0.0.1 is reached directly"
+    );
 
     // An explicit proxy that is down: a connect error naming it.
     let closed = {
@@ -350,7 +369,11 @@ fn https_proxy_from_the_process_environment_is_used_by_default() {
         let seen = proxy.requests();
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(seen[0].target, "api.mch.weixin.qq.com:443");
-        assert_eq!(front.connections.load(Ordering::Relaxed), 2, "one proxied, one direct");
+        assert_eq!(
+            front.connections.load(Ordering::Relaxed),
+            2,
+            "one proxied, one direct"
+        );
         assert_eq!(sandbox.requests().len(), 2);
     });
 }
@@ -396,6 +419,7 @@ fn the_operating_system_roots_can_be_added() {
     // A machine without any system roots is told so, by name.
     if let Err(error) = &built {
         assert!(error.to_string().contains("tls_native_roots"), "{error}");
+        assert!(!std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists());
     }
 }
 

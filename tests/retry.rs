@@ -106,7 +106,11 @@ async fn a_fixed_nonce_signs_the_first_attempt_only() {
         .unwrap();
     let seen = sandbox.requests();
     assert_eq!(auth_of(&seen[0]).nonce_str, NONCE);
-    assert_ne!(auth_of(&seen[1]).nonce_str, NONCE, "a retry never repeats a nonce");
+    assert_ne!(
+        auth_of(&seen[1]).nonce_str,
+        NONCE,
+        "a retry never repeats a nonce"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +197,11 @@ async fn a_lost_answer_is_retried_for_a_get_and_not_for_a_post() {
         ),
         "{error:?}"
     );
-    assert_eq!(sandbox.requests().len(), 1, "the sandbox read it, then cut it off");
+    assert_eq!(
+        sandbox.requests().len(),
+        1,
+        "the sandbox read it, then cut it off"
+    );
 
     sandbox.fault(Fault::ResetConnection { times: 1 });
     wxpay.chain("v3/certificates").get().await.unwrap();
@@ -320,7 +328,11 @@ async fn the_total_timeout_holds_across_attempts() {
         took >= total.mul_f64(0.9) && took <= total.mul_f64(1.1),
         "took {took:?} for a total timeout of {total:?}"
     );
-    assert!(sandbox.requests_received() >= 3, "{}", sandbox.requests_received());
+    assert!(
+        sandbox.requests_received() >= 3,
+        "{}",
+        sandbox.requests_received()
+    );
 }
 
 #[tokio::test]
@@ -354,7 +366,12 @@ async fn retry_settings_are_checked_at_build() {
         max_attempts: 0,
         ..RetryPolicy::default()
     };
-    let error = sandbox.client_builder().unwrap().retry(zero).build().unwrap_err();
+    let error = sandbox
+        .client_builder()
+        .unwrap()
+        .retry(zero)
+        .build()
+        .unwrap_err();
     assert!(error.to_string().contains("at least 1"), "{error}");
     let error = sandbox
         .client_builder()

@@ -19,11 +19,14 @@ use tracing::{Event, Metadata, Subscriber};
 use wechatpay::sandbox::{self, Fault, Sandbox};
 use wechatpay::{PublicKey, RetryPolicy};
 
+/// A span's name and its fields, recorded values merged in.
+type SpanFields = (String, HashMap<String, String>);
+
 #[derive(Default)]
 struct Captured {
     next: AtomicU64,
     /// Span name and fields by id, with recorded values merged in.
-    spans: Mutex<HashMap<u64, (String, HashMap<String, String>)>>,
+    spans: Mutex<HashMap<u64, SpanFields>>,
     /// Every span, record and event as a line of text.
     text: Mutex<String>,
 }
@@ -83,7 +86,10 @@ impl Subscriber for Capture {
         self.log(line);
         self.0.spans.lock().unwrap().insert(
             id,
-            (span.metadata().name().to_owned(), fields.into_iter().collect()),
+            (
+                span.metadata().name().to_owned(),
+                fields.into_iter().collect(),
+            ),
         );
         Id::from_u64(id)
     }
@@ -106,7 +112,11 @@ impl Subscriber for Capture {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Vec::new();
         event.record(&mut Fields(&mut fields));
-        let mut line = format!("event {} {}", event.metadata().level(), event.metadata().target());
+        let mut line = format!(
+            "event {} {}",
+            event.metadata().level(),
+            event.metadata().target()
+        );
         for (name, value) in &fields {
             let _ = write!(line, " {name}={value}");
         }
@@ -217,7 +227,10 @@ async fn a_subscriber_sees_the_span_fields_and_events_and_no_secret() {
     }
     let text = capture.text();
     assert!(
-        text.contains(&format!("trusting platform certificate {}", sandbox::PLATFORM_SERIAL)),
+        text.contains(&format!(
+            "trusting platform certificate {}",
+            sandbox::PLATFORM_SERIAL
+        )),
         "{text}"
     );
 
@@ -249,7 +262,10 @@ async fn a_subscriber_sees_the_span_fields_and_events_and_no_secret() {
             .to_owned(),
     );
     for secret in &secrets {
-        assert!(!text.contains(secret.as_str()), "`{secret}` leaked into:\n{text}");
+        assert!(
+            !text.contains(secret.as_str()),
+            "`{secret}` leaked into:\n{text}"
+        );
     }
     assert!(text.lines().count() > 10, "{text}");
 }

@@ -441,8 +441,9 @@ impl WechatpayBuilder {
         F: FnOnce(Arc<dyn HttpSend>) -> S + Send + Sync + 'static,
         S: HttpSend,
     {
-        self.http_wrappers
-            .push(Box::new(move |inner| Arc::new(wrap(inner)) as Arc<dyn HttpSend>));
+        self.http_wrappers.push(Box::new(move |inner| {
+            Arc::new(wrap(inner)) as Arc<dyn HttpSend>
+        }));
         self
     }
 

@@ -591,7 +591,11 @@ impl Prepared {
         *request.uri_mut() = self.uri.clone();
         let headers = request.headers_mut();
         headers.reserve(self.headers.len() + 1);
-        headers.extend(self.headers.iter().map(|(name, value)| (name.clone(), value.clone())));
+        headers.extend(
+            self.headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
         headers.insert(AUTHORIZATION, authorization);
         Ok(request)
     }

@@ -43,7 +43,10 @@ impl RequestBuilder {
         let transport = &pipeline.transport;
         let policy = self.retry.unwrap_or(pipeline.retry);
         let idempotent = self.idempotent
-            || matches!(self.method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+            || matches!(
+                self.method,
+                http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+            );
 
         let _slot = transport.slot().await;
         let started = Instant::now();
@@ -162,7 +165,13 @@ fn jitter() -> f64 {
 }
 
 /// Records the request's latency and ends with an event for `log` users and subscribers.
-fn finished<T>(span: &tracing::Span, started: Instant, result: &Result<T, Error>, attempts: u32, stop: Stop) {
+fn finished<T>(
+    span: &tracing::Span,
+    started: Instant,
+    result: &Result<T, Error>,
+    attempts: u32,
+    stop: Stop,
+) {
     let latency_ms = started.elapsed().as_millis() as u64;
     span.record("latency_ms", latency_ms);
     match result {

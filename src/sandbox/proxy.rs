@@ -101,10 +101,12 @@ impl TestProxy {
     async fn serve(upstream: Option<SocketAddr>) -> Result<TestProxy, Error> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
-            .map_err(|e| Error::config(format!("the test proxy cannot listen on 127.0.0.1 ({e})")))?;
-        let addr = listener.local_addr().map_err(|e| {
-            Error::transport(TransportErrorKind::Io, None, Some(Box::new(e)))
-        })?;
+            .map_err(|e| {
+                Error::config(format!("the test proxy cannot listen on 127.0.0.1 ({e})"))
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::transport(TransportErrorKind::Io, None, Some(Box::new(e))))?;
         let state = Arc::new(ProxyState {
             upstream,
             credentials: Mutex::new(None),
@@ -246,30 +248,50 @@ async fn handle(
         },
     );
     if !authorized {
-        let mut answer = plain(StatusCode::PROXY_AUTHENTICATION_REQUIRED, "proxy authorization required");
-        answer
-            .headers_mut()
-            .insert(PROXY_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"wechatpay-test\""));
+        let mut answer = plain(
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "proxy authorization required",
+        );
+        answer.headers_mut().insert(
+            PROXY_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"wechatpay-test\""),
+        );
         return Ok(answer);
     }
     let uri: &Uri = request.uri();
     let port = uri
         .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") || connect { 443 } else { 80 });
+        .unwrap_or(if uri.scheme_str() == Some("https") || connect {
+            443
+        } else {
+            80
+        });
     let Some(upstream) = uri.host().and_then(|host| destination(&state, host, port)) else {
-        return Ok(plain(StatusCode::BAD_GATEWAY, "the test proxy reaches loopback addresses only"));
+        return Ok(plain(
+            StatusCode::BAD_GATEWAY,
+            "the test proxy reaches loopback addresses only",
+        ));
     };
     if connect {
         let upgrade = hyper::upgrade::on(&mut request);
         tokio::spawn(async move {
             let Ok(upgraded) = upgrade.await else { return };
-            let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+            let Ok(mut server) = TcpStream::connect(upstream).await else {
+                return;
+            };
             let mut client = TokioIo::new(upgraded);
             // The first bytes say whether the client speaks TLS through the tunnel.
             let mut first = vec![0u8; 4096];
-            let Ok(n) = client.read(&mut first).await else { return };
+            let Ok(n) = client.read(&mut first).await else {
+                return;
+            };
             if n > 0 {
-                if let Some(seen) = state.seen.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+                if let Some(seen) = state
+                    .seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(index)
+                {
                     seen.tls = first[0] == 0x16; // a TLS handshake record
                 }
                 if server.write_all(&first[..n]).await.is_err() {
@@ -299,12 +321,16 @@ async fn forward(
         .parse()?;
     let body = body.collect().await?.to_bytes();
     let stream = TcpStream::connect(upstream).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     let answer = sender
         .send_request(Request::from_parts(parts, Full::new(body)))
         .await?;
     let (parts, body) = answer.into_parts();
-    let body = Limited::new(body, MAX_FORWARDED).collect().await?.to_bytes();
+    let body = Limited::new(body, MAX_FORWARDED)
+        .collect()
+        .await?
+        .to_bytes();
     Ok(Response::from_parts(parts, Full::new(body)))
 }

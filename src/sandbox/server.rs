@@ -185,25 +185,27 @@ async fn handle(
                 Some(Countdown::Fail(status)) => Some(failure(status)),
                 _ => None,
             };
-            match failure.or_else(|| faults.iter().find_map(|f| match f {
-                Fault::Respond { status, body } => Some(Answer {
-                    status: *status,
-                    body: body.clone().into_bytes(),
-                    content_type: Some("application/json"),
-                    signed: true,
-                }),
-                Fault::RespondOn {
-                    path: only,
-                    status,
-                    body,
-                } if only.trim_start_matches('/') == path => Some(Answer {
-                    status: *status,
-                    body: body.clone().into_bytes(),
-                    content_type: Some("application/json"),
-                    signed: true,
-                }),
-                _ => None,
-            })) {
+            match failure.or_else(|| {
+                faults.iter().find_map(|f| match f {
+                    Fault::Respond { status, body } => Some(Answer {
+                        status: *status,
+                        body: body.clone().into_bytes(),
+                        content_type: Some("application/json"),
+                        signed: true,
+                    }),
+                    Fault::RespondOn {
+                        path: only,
+                        status,
+                        body,
+                    } if only.trim_start_matches('/') == path => Some(Answer {
+                        status: *status,
+                        body: body.clone().into_bytes(),
+                        content_type: Some("application/json"),
+                        signed: true,
+                    }),
+                    _ => None,
+                })
+            }) {
                 Some(answer) => answer,
                 None => routes::answer(&state, &parts.method, &target, &body),
             }

@@ -152,8 +152,15 @@ impl Breaker {
         match *state {
             State::Closed { .. } => Admission::Yes,
             State::Open { until, .. } if now < until => Admission::No,
-            State::Open { failures, .. } | State::HalfOpen { probing: false, failures } => {
-                *state = State::HalfOpen { probing: true, failures };
+            State::Open { failures, .. }
+            | State::HalfOpen {
+                probing: false,
+                failures,
+            } => {
+                *state = State::HalfOpen {
+                    probing: true,
+                    failures,
+                };
                 Admission::Probe
             }
             State::HalfOpen { probing: true, .. } => Admission::No,
@@ -171,7 +178,9 @@ impl Breaker {
         *state = match (reach, before) {
             (Reach::Connected, _) => State::Closed { failures: 0 },
             (Reach::Refused, State::Closed { .. }) if failures + 1 < policy.trip_after.max(1) => {
-                State::Closed { failures: failures + 1 }
+                State::Closed {
+                    failures: failures + 1,
+                }
             }
             // Tripped, or refused while coming back: down for a cool-down. A request that
             // failed while the host was already down changes nothing.
@@ -181,9 +190,10 @@ impl Breaker {
             },
             (Reach::Refused, other) => other,
             // An inconclusive probe frees the slot for the next request.
-            (Reach::Unknown, State::HalfOpen { failures, .. }) if probe => {
-                State::HalfOpen { probing: false, failures }
-            }
+            (Reach::Unknown, State::HalfOpen { failures, .. }) if probe => State::HalfOpen {
+                probing: false,
+                failures,
+            },
             (Reach::Unknown, other) => other,
         };
         match (before, *state) {
@@ -204,10 +214,19 @@ impl Breaker {
                 },
                 failures,
             ),
-            State::HalfOpen { probing: true, failures } => (HostState::Probing, failures),
-            State::HalfOpen { probing: false, failures } => {
-                (HostState::Down { retry_in: Duration::ZERO }, failures)
-            }
+            State::HalfOpen {
+                probing: true,
+                failures,
+            } => (HostState::Probing, failures),
+            State::HalfOpen {
+                probing: false,
+                failures,
+            } => (
+                HostState::Down {
+                    retry_in: Duration::ZERO,
+                },
+                failures,
+            ),
         };
         HostStatus {
             origin: origin.to_string(),
@@ -347,7 +366,12 @@ mod tests {
         assert_eq!(plan.report(1, Reach::Connected, t0), Transition::None);
         drop(plan);
         let status = hosts.status(t0);
-        assert_eq!(status.primary.state, HostState::Down { retry_in: Duration::from_secs(30) });
+        assert_eq!(
+            status.primary.state,
+            HostState::Down {
+                retry_in: Duration::from_secs(30)
+            }
+        );
         assert_eq!(status.active(), "https://api2.mch.weixin.qq.com");
 
         // During the cool-down: the backup first.
@@ -361,7 +385,10 @@ mod tests {
         assert_eq!(probe.report(0, Reach::Connected, later), Transition::Up);
         drop(probe);
         assert_eq!(hosts.plan(later).order, [0, 1]);
-        assert_eq!(hosts.status(later).active(), "https://api.mch.weixin.qq.com");
+        assert_eq!(
+            hosts.status(later).active(),
+            "https://api.mch.weixin.qq.com"
+        );
     }
 
     #[test]

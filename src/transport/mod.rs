@@ -23,8 +23,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use ::http::{HeaderMap, Request, StatusCode};
+use bytes::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -185,7 +185,12 @@ impl Transport {
 
     /// Sends requests to `primary` to `backup` when `primary` cannot be connected to, and
     /// keeps sending them there for a while (see [`Failover`]).
-    pub(crate) fn with_failover(mut self, primary: Origin, backup: Origin, policy: Failover) -> Transport {
+    pub(crate) fn with_failover(
+        mut self,
+        primary: Origin,
+        backup: Origin,
+        policy: Failover,
+    ) -> Transport {
         self.hosts = Some(Hosts::new(primary, backup, policy));
         self
     }
@@ -202,15 +207,25 @@ impl Transport {
     }
 
     pub(crate) fn failover_status(&self) -> Option<FailoverStatus> {
-        self.hosts.as_ref().map(|hosts| hosts.status(Instant::now()))
+        self.hosts
+            .as_ref()
+            .map(|hosts| hosts.status(Instant::now()))
     }
 
     /// Sends one signed request and reads the whole answer, within `limit`. A request to
     /// the primary host goes to the host its breaker says, and once to the other host if
     /// that one cannot be connected to: the request never reached the first host, so the
     /// same signed request may go to the second.
-    pub(crate) async fn send(&self, request: Request<Bytes>, limit: Limit) -> Result<RawResponse, Error> {
-        let Some(hosts) = self.hosts.as_ref().filter(|h| h.primary().serves(request.uri())) else {
+    pub(crate) async fn send(
+        &self,
+        request: Request<Bytes>,
+        limit: Limit,
+    ) -> Result<RawResponse, Error> {
+        let Some(hosts) = self
+            .hosts
+            .as_ref()
+            .filter(|h| h.primary().serves(request.uri()))
+        else {
             return self.attempt(request, limit).await;
         };
         let mut plan = hosts.plan(Instant::now());
@@ -222,7 +237,11 @@ impl Transport {
             hosts.origin(first).retarget(&request)?
         };
         let result = self.attempt(request, limit).await;
-        note(hosts, first, plan.report(first, reach(&result), Instant::now()));
+        note(
+            hosts,
+            first,
+            plan.report(first, reach(&result), Instant::now()),
+        );
         match result {
             Err(e) if e.is_connect() => {
                 tracing::warn!(
@@ -233,7 +252,11 @@ impl Transport {
                     hosts.origin(second)
                 );
                 let result = self.attempt(fallback, limit).await;
-                note(hosts, second, plan.report(second, reach(&result), Instant::now()));
+                note(
+                    hosts,
+                    second,
+                    plan.report(second, reach(&result), Instant::now()),
+                );
                 result
             }
             other => other,
@@ -300,7 +323,9 @@ fn note(hosts: &Hosts, index: usize, transition: Transition) {
             host = %origin,
             "wechatpay: the probe of {origin} could not connect; it stays down for another cool-down"
         ),
-        Transition::Up => tracing::info!(host = %origin, "wechatpay: {origin} answers again; requests go back to it"),
+        Transition::Up => {
+            tracing::info!(host = %origin, "wechatpay: {origin} answers again; requests go back to it")
+        }
         Transition::None => {}
     }
 }

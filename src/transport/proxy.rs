@@ -144,10 +144,12 @@ impl Proxy {
     /// never printed.
     pub fn basic_auth(self, user: &str, password: &str) -> Proxy {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        let auth = HeaderValue::from_str(&format!("Basic {token}")).ok().map(|mut value| {
-            value.set_sensitive(true);
-            value
-        });
+        let auth = HeaderValue::from_str(&format!("Basic {token}"))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
         self.with(|rules| rules.auth = auth)
     }
 
@@ -169,7 +171,9 @@ impl Proxy {
     /// `None` for a direct connection.
     pub fn proxy_for(&self, url: &str) -> Option<String> {
         let uri: Uri = url.parse().ok()?;
-        self.rules.intercept(&uri).map(|(proxy, _)| proxy.to_string())
+        self.rules
+            .intercept(&uri)
+            .map(|(proxy, _)| proxy.to_string())
     }
 
     fn new(rules: ProxyRules) -> Proxy {
@@ -256,7 +260,9 @@ impl ProxyRules {
 
     /// Whether no proxy is named at all (the environment sets none).
     pub(crate) fn is_empty(&self) -> bool {
-        let Settings { all, http, https, .. } = &self.settings;
+        let Settings {
+            all, http, https, ..
+        } = &self.settings;
         all.is_empty() && http.is_empty() && https.is_empty()
     }
 
@@ -287,7 +293,14 @@ impl fmt::Debug for ProxyRules {
     /// The matcher's proxies without credentials (hyper-util's `Debug` leaves them out).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proxy")
-            .field("from", &if self.from_env { "environment" } else { "explicit" })
+            .field(
+                "from",
+                &if self.from_env {
+                    "environment"
+                } else {
+                    "explicit"
+                },
+            )
             .field("matcher", &self.matcher)
             .field("no_proxy", &self.settings.no)
             .field("basic_auth", &self.auth.as_ref().map(|_| ".."))
@@ -298,7 +311,9 @@ impl fmt::Debug for ProxyRules {
 /// `url` with any `user:password@` replaced, for error messages.
 fn redact_userinfo(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://..@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://..@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -387,11 +402,18 @@ impl Service<Uri> for Connector {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let Some((proxy, auth)) = self.proxy.as_deref().and_then(|rules| rules.intercept(&dst)) else {
+        let Some((proxy, auth)) = self
+            .proxy
+            .as_deref()
+            .and_then(|rules| rules.intercept(&dst))
+        else {
             let connecting = self.http.call(dst);
             return Box::pin(async move {
                 let io = connecting.await?;
-                Ok(Stream { io, forwarding: false })
+                Ok(Stream {
+                    io,
+                    forwarding: false,
+                })
             });
         };
         let wrap = {
@@ -410,7 +432,10 @@ impl Service<Uri> for Connector {
             let connecting = self.http.call(proxy);
             return Box::pin(async move {
                 let io = connecting.await.map_err(|e| wrap(e.into()))?;
-                Ok(Stream { io, forwarding: true })
+                Ok(Stream {
+                    io,
+                    forwarding: true,
+                })
             });
         }
         let mut tunnel = Tunnel::new(proxy, self.http.clone());
@@ -419,7 +444,10 @@ impl Service<Uri> for Connector {
         }
         Box::pin(async move {
             let io = tunnel.call(dst).await.map_err(|e| wrap(e.into()))?;
-            Ok(Stream { io, forwarding: false })
+            Ok(Stream {
+                io,
+                forwarding: false,
+            })
         })
     }
 }
@@ -441,7 +469,11 @@ impl hyper::rt::Read for Stream {
 }
 
 impl hyper::rt::Write for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
     }
 
@@ -478,9 +510,16 @@ mod tests {
             _ => None,
         });
         let at = |url: &str| proxy.proxy_for(url);
-        assert_eq!(at("https://api.mch.weixin.qq.com/").as_deref(), Some("http://10.0.0.1:3128/"));
+        assert_eq!(
+            at("https://api.mch.weixin.qq.com/").as_deref(),
+            Some("http://10.0.0.1:3128/")
+        );
         assert_eq!(at("https://api2.mch.weixin.qq.com/"), None);
-        assert_eq!(at("https://x.api2.mch.weixin.qq.com/"), None, "subdomains too");
+        assert_eq!(
+            at("https://x.api2.mch.weixin.qq.com/"),
+            None,
+            "subdomains too"
+        );
         assert_eq!(at("https://192.168.3.4/"), None);
         assert_eq!(at("http://api.mch.weixin.qq.com/"), None, "no HTTP_PROXY");
         assert_eq!(at("https://localhost:8443/"), None);
@@ -493,7 +532,10 @@ mod tests {
         assert_eq!(auth.unwrap(), "Basic dXNlcjpwYUBzcw==");
         // No credentials in Debug.
         let shown = format!("{proxy:?}");
-        assert!(!shown.contains("pa%40ss") && !shown.contains("dXNlcjpw"), "{shown}");
+        assert!(
+            !shown.contains("pa%40ss") && !shown.contains("dXNlcjpw"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -533,7 +575,13 @@ mod tests {
 
     #[test]
     fn bad_proxy_urls_are_refused_without_printing_credentials() {
-        for url in ["https://p:3128", "socks5://p:1080", "p:3128", "not a url", "http://"] {
+        for url in [
+            "https://p:3128",
+            "socks5://p:1080",
+            "p:3128",
+            "not a url",
+            "http://",
+        ] {
             assert!(Proxy::all(url).is_err(), "{url}");
         }
         let error = Proxy::all("ftp://user:secret@p:21").unwrap_err();
