@@ -136,7 +136,8 @@ impl Default for RetryBudget {
 /// How the retry loop waits between attempts: `tokio::time::sleep` unless replaced with
 /// [`WechatpayBuilder::retry_sleep`](crate::WechatpayBuilder::retry_sleep) (tests that
 /// must not wait).
-pub type Sleep = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub(crate) type Sleep =
+    Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// The budget's window: retries are counted against the requests of the last this many
 /// seconds.

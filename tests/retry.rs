@@ -161,11 +161,16 @@ async fn a_post_that_reached_the_server_and_timed_out_is_sent_exactly_once() {
         matches!(
             error,
             Error::Transport {
-                kind: TransportErrorKind::Timeout { after },
+                kind: TransportErrorKind::AttemptTimeout { after },
                 ..
             } if after == Duration::from_millis(200)
         ),
         "{error:?}"
+    );
+    assert!(error.is_timeout());
+    assert!(
+        error.to_string().contains("the limit of one attempt"),
+        "{error}"
     );
     assert!(started.elapsed() < Duration::from_millis(600));
     tokio::time::sleep(Duration::from_millis(200)).await;

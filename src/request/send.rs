@@ -68,10 +68,12 @@ impl RequestBuilder {
                 Some(each) if Instant::now() + each < deadline => Limit {
                     at: Instant::now() + each,
                     after: each,
+                    per_attempt: true,
                 },
                 _ => Limit {
                     at: deadline,
                     after: total,
+                    per_attempt: false,
                 },
             };
             let sent = transport.send(request, limit).await;
@@ -96,7 +98,7 @@ impl RequestBuilder {
                 idempotent,
                 remaining: deadline.saturating_duration_since(now),
             };
-            let outcome = outcome_of(&result, pipeline.clock().now(), now >= deadline);
+            let outcome = outcome_of(&result, pipeline.clock().now());
             let wait = match retry::decide(&policy, &attempt, &outcome, jitter()) {
                 Decision::Stop(stop) => {
                     finished(&span, started, &result, number, stop);
@@ -128,17 +130,15 @@ impl RequestBuilder {
     }
 }
 
-/// What an attempt's result means for retrying. `now` reads `Retry-After` dates; `spent`
-/// says the total timeout is over.
-fn outcome_of<T>(result: &Result<T, Error>, now: std::time::SystemTime, spent: bool) -> Outcome {
+/// What an attempt's result means for retrying. `now` reads `Retry-After` dates.
+fn outcome_of<T>(result: &Result<T, Error>, now: std::time::SystemTime) -> Outcome {
     let Err(error) = result else {
         return Outcome::Final;
     };
     match error {
         Error::Transport { kind, .. } => match kind {
             TransportErrorKind::Connect => Outcome::NotSent,
-            TransportErrorKind::Io => Outcome::Unknown,
-            TransportErrorKind::Timeout { .. } if !spent => Outcome::Unknown,
+            TransportErrorKind::Io | TransportErrorKind::AttemptTimeout { .. } => Outcome::Unknown,
             _ => Outcome::Final,
         },
         Error::Api(api) => Outcome::Answer {

@@ -92,14 +92,25 @@ pub(crate) struct RawResponse {
 pub(crate) struct Limit {
     pub(crate) at: Instant,
     pub(crate) after: Duration,
+    /// The limit is that of one attempt, not the total timeout.
+    pub(crate) per_attempt: bool,
 }
 
 impl Limit {
-    /// `after` from now.
+    /// The total timeout, `after` from now.
     pub(crate) fn from_now(after: Duration) -> Limit {
         Limit {
             at: Instant::now() + after,
             after,
+            per_attempt: false,
+        }
+    }
+
+    fn expired(&self) -> TransportErrorKind {
+        if self.per_attempt {
+            TransportErrorKind::AttemptTimeout { after: self.after }
+        } else {
+            TransportErrorKind::Timeout { after: self.after }
         }
     }
 }
@@ -268,13 +279,7 @@ impl Transport {
         let host = host_port_of(request.uri());
         let answer = match tokio::time::timeout_at(limit.at, self.sender.send(request)).await {
             Ok(answer) => answer,
-            Err(_) => {
-                return Err(Error::transport(
-                    TransportErrorKind::Timeout { after: limit.after },
-                    Some(host),
-                    None,
-                ))
-            }
+            Err(_) => return Err(Error::transport(limit.expired(), Some(host), None)),
         };
         let (parts, body) = match answer {
             Ok(response) => response.into_parts(),
