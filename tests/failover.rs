@@ -117,7 +117,7 @@ async fn a_primary_coming_back_is_probed_by_one_request_at_a_time() {
     tokio::time::sleep(Duration::from_millis(400)).await;
 
     // The probe is slow, so the other requests overlap it.
-    primary.fault(Fault::Delay(Duration::from_millis(300)));
+    primary.fault(Fault::Delay(Duration::from_millis(800)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..5 {
         tasks.spawn(wxpay.chain("v3/certificates").get().send());

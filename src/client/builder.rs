@@ -312,10 +312,11 @@ impl WechatpayBuilder {
     /// ```
     /// use wechatpay::Proxy;
     ///
-    /// let wxpay = wechatpay::sandbox::offline_client_builder()?
-    ///     .proxy(Proxy::all("http://user:secret@proxy.internal:3128")?)
-    ///     .build()?;
-    /// assert!(!format!("{wxpay:?}").contains("secret"));
+    /// let builder = wechatpay::sandbox::offline_client_builder()?
+    ///     .proxy(Proxy::all("http://user:secret@proxy.internal:3128")?);
+    /// assert!(!format!("{builder:?}").contains("secret")); // credentials never print
+    /// let wxpay = builder.build()?;
+    /// # let _ = wxpay;
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn proxy(mut self, proxy: Proxy) -> Self {
