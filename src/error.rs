@@ -218,6 +218,13 @@ pub enum TransportErrorKind {
         /// The limit that was exceeded.
         after: Duration,
     },
+    /// One attempt did not finish within
+    /// [`RetryPolicy::attempt_timeout`](crate::RetryPolicy::attempt_timeout), with time left
+    /// in the total timeout; the platform may have seen the request.
+    AttemptTimeout {
+        /// The limit of one attempt.
+        after: Duration,
+    },
     /// The response body is larger than the configured maximum.
     BodyTooLarge {
         /// The configured maximum, in bytes.
@@ -304,6 +311,10 @@ impl fmt::Display for Error {
                     TransportErrorKind::Timeout { after } => write!(
                         f,
                         "no complete answer from {host} within {after:?} (the total timeout)"
+                    ),
+                    TransportErrorKind::AttemptTimeout { after } => write!(
+                        f,
+                        "no complete answer from {host} within {after:?} (the limit of one attempt)"
                     ),
                     TransportErrorKind::BodyTooLarge { limit } => write!(
                         f,
@@ -482,12 +493,13 @@ impl Error {
         self.response().map(Response::headers)
     }
 
-    /// Whether the total timeout expired.
+    /// Whether the total timeout, or the limit of the last attempt, expired.
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
             Error::Transport {
-                kind: TransportErrorKind::Timeout { .. },
+                kind: TransportErrorKind::Timeout { .. }
+                    | TransportErrorKind::AttemptTimeout { .. },
                 ..
             }
         )

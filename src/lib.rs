@@ -146,6 +146,28 @@
 //! [`blocking::Wechatpay`] has the same chains and verbs and returns results directly,
 //! like the PHP SDK's synchronous calls.
 //!
+//! ## In production
+//!
+//! - **Retries** ([`retry`]): GET and HEAD after transient failures (connect failures, 429,
+//!   500/502/503/504, `FREQUENCY_LIMITED`, `SYSTEM_ERROR`), other methods only when the
+//!   request never left or with [`RequestBuilder::idempotent`]; 3 attempts, full-jitter
+//!   backoff, `Retry-After` honoured, each attempt signed afresh, all within the total
+//!   timeout, under a per-client [`RetryBudget`]. Set with [`WechatpayBuilder::retry`] and
+//!   [`RequestBuilder::retry`].
+//! - **Failover** ([`Failover`]): a request that cannot connect to the primary host goes to the
+//!   backup in the same call; a circuit breaker per host keeps traffic there and probes the
+//!   primary after a cool-down; [`Wechatpay::failover_status`] shows the state.
+//! - **Proxies** ([`Proxy`]): `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by default, or an explicit
+//!   proxy with basic auth; HTTPS goes through a CONNECT tunnel and TLS ends at the client.
+//! - **TLS roots**: the bundled web PKI roots, plus [`WechatpayBuilder::add_root_certificate_pem`],
+//!   the operating system's (feature `native-roots`), or a whole
+//!   [`WechatpayBuilder::tls_config`].
+//! - **Tracing**: one `wechatpay.request` span per request (method, template, host, attempt,
+//!   status, Request-ID, latency; never a key, signature, body or placeholder value) and
+//!   events for retries, failovers, verification failures and certificate refreshes.
+//! - **Your own HTTP stack or middleware**: [`transport::HttpSend`], below signing and above
+//!   verification, so neither can be skipped.
+//!
 //! ## Limits, performance and features
 //!
 //! Everything has a bound: [`Timeouts`] (5 s to connect, 30 s for the whole exchange
@@ -159,7 +181,8 @@
 //!
 //! Cargo features: `cli` (default) builds the `wxpay` command line; `aws-lc-rs` signs with
 //! aws-lc-rs instead of ring (about twice as fast on current x86; identical signatures,
-//! see [`crypto::signing_backend`]).
+//! see [`crypto::signing_backend`]); `native-roots` lets a client trust the operating
+//! system's root certificates too.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
@@ -181,10 +204,11 @@ pub mod paysign;
 mod redact;
 mod request;
 mod response;
+pub mod retry;
 pub mod sandbox;
 pub mod sign;
 mod template;
-mod transport;
+pub mod transport;
 pub mod verify;
 
 pub use chain::{normalize_segment, Chain};
@@ -196,8 +220,12 @@ pub use error::{
 };
 pub use request::RequestBuilder;
 pub use response::Response;
+pub use retry::{RetryBudget, RetryPolicy};
 pub use template::UriTemplate;
-pub use transport::{Timeouts, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE};
+pub use transport::{
+    Failover, FailoverStatus, HostState, HostStatus, Proxy, Timeouts, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_SIZE,
+};
 pub use verify::Verifier;
 
 // Earlier paths of types that live in a module, kept so existing code compiles; the

@@ -153,12 +153,19 @@ pub(crate) fn classify(
         status,
         headers,
         body,
+        ..
     } = raw;
     let signed = headers.contains_key(&SIGNATURE);
     let must_verify = status.is_success() && !unsigned;
     let response = Response::new(status, headers, body);
     if signed || must_verify {
         if let Err(failure) = verifier.verify(response.headers(), response.bytes()) {
+            tracing::warn!(
+                status = status.as_u16(),
+                request_id = response.request_id(),
+                failure = %failure,
+                "wechatpay: the answer failed signature verification: {failure}"
+            );
             return Err(Error::Verification {
                 failure,
                 response: Some(Box::new(response)),

@@ -1,6 +1,9 @@
 //! [`WechatpayBuilder`]: every setting of a client, checked at once by `build()`.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +14,11 @@ use super::{Inner, Wechatpay, BACKUP_BASE_URL, DEFAULT_BASE_URL};
 use crate::clock::Clock;
 use crate::crypto::{Apiv3Key, Certificate, PrivateKey, PublicKey};
 use crate::error::Error;
-use crate::request::Pipeline;
+use crate::request::{Pipeline, Retries};
+use crate::retry::{Budget, RetryBudget, RetryPolicy, Sleep};
 use crate::transport::{
-    BaseUrl, Timeouts, Transport, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE,
+    default_sender, BaseUrl, Failover, HttpSend, HttpSettings, Proxy, Timeouts, TlsSettings,
+    Transport, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_SIZE,
 };
 use crate::verify::{check_id, Verifier};
 
@@ -50,6 +55,28 @@ pub struct WechatpayBuilder {
     clock: Option<Clock>,
     strict: bool,
     refresh_interval: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    retry_budget: Option<RetryBudget>,
+    retry_sleep: Option<Sleep>,
+    failover: Option<Failover>,
+    proxy: ProxyChoice,
+    resolve: HashMap<String, Vec<SocketAddr>>,
+    tls: TlsSettings,
+    http_sender: Option<Arc<dyn HttpSend>>,
+    http_wrappers: Vec<Wrapper>,
+}
+
+/// A layer put around the HTTP sender by [`WechatpayBuilder::wrap_http_sender`].
+type Wrapper = Box<dyn FnOnce(Arc<dyn HttpSend>) -> Arc<dyn HttpSend> + Send + Sync>;
+
+/// Which proxy the default HTTP stack uses.
+#[derive(Debug, Default)]
+enum ProxyChoice {
+    /// [`Proxy::from_env`], read at `build()`.
+    #[default]
+    Environment,
+    Explicit(Proxy),
+    Off,
 }
 
 /// Where requests go when the primary host cannot be connected to.
@@ -78,6 +105,12 @@ impl fmt::Debug for WechatpayBuilder {
             )
             .field("base_url", &self.base_url)
             .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| ".."))
+            .field("retry", &self.retry)
+            .field("retry_budget", &self.retry_budget)
+            .field("failover", &self.failover)
+            .field("proxy", &self.proxy)
+            .field("resolve", &self.resolve)
+            .field("http_sender", &self.http_sender)
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +208,244 @@ impl WechatpayBuilder {
     /// Sends nothing to a backup host: a request that cannot connect fails as it is.
     pub fn no_backup(mut self) -> Self {
         self.backup = Backup::Off;
+        self
+    }
+
+    /// When the backup host takes over and when the primary gets its traffic back
+    /// (default [`Failover::default`]: after the first connect failure; probed again after
+    /// 30 s). Applies when there is a backup host (see
+    /// [`backup_base_url`](Self::backup_base_url));
+    /// [`Wechatpay::failover_status`] shows the state.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::time::Duration;
+    /// use wechatpay::{sandbox::Sandbox, Failover, HostState};
+    ///
+    /// let (primary, backup) = (Sandbox::start().await?, Sandbox::start().await?);
+    /// let wxpay = primary.client_builder()?
+    ///     .backup_base_url(backup.base_url())
+    ///     .failover(Failover { cool_down: Duration::from_secs(60), ..Failover::default() })
+    ///     .build()?;
+    /// primary.refuse_connections(Duration::from_secs(5)).await;
+    /// wxpay.chain("v3/certificates").get().await?; // answered by the backup
+    /// let status = wxpay.failover_status().expect("a backup is configured");
+    /// assert!(matches!(status.primary.state, HostState::Down { .. }));
+    /// assert_eq!(status.active(), backup.base_url().trim_end_matches('/'));
+    /// # Ok(()) }
+    /// ```
+    pub fn failover(mut self, failover: Failover) -> Self {
+        self.failover = Some(failover);
+        self
+    }
+
+    /// How requests are retried (default [`RetryPolicy::default`]: 3 attempts, GET and
+    /// HEAD after any transient failure, other methods only when the request never left;
+    /// see [`crate::retry`]). A request may bring its own with
+    /// [`RequestBuilder::retry`](crate::RequestBuilder::retry).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use wechatpay::{sandbox::{Fault, Sandbox}, RetryPolicy};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::SERVICE_UNAVAILABLE, times: 4 });
+    /// let wxpay = sandbox.client_builder()?
+    ///     .retry(RetryPolicy { max_attempts: 5, ..RetryPolicy::default() })
+    ///     .build()?;
+    /// wxpay.chain("v3/certificates").get().await?; // the fifth attempt succeeds
+    /// assert_eq!(sandbox.requests().len(), 5);
+    /// # Ok(()) }
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// How many retries this client and its clones may add to their load (default
+    /// [`RetryBudget::default`]: 10% of the requests of the last 10 s, at least 5 per
+    /// second), so that an outage does not multiply the load on the platform.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.retry_budget = Some(budget);
+        self
+    }
+
+    /// Replaces `tokio::time::sleep` for the waits between attempts: for tests that check
+    /// the waits without spending them. The total timeout still counts real time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use wechatpay::sandbox::{Fault, Sandbox};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::TOO_MANY_REQUESTS, times: 1 });
+    /// sandbox.fault(Fault::RetryAfter("2".into()));
+    /// let waits = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&waits);
+    /// let wxpay = sandbox.client_builder()?
+    ///     .retry_sleep(move |wait| {
+    ///         seen.lock().unwrap().push(wait);
+    ///         async {} // no real wait
+    ///     })
+    ///     .build()?;
+    /// wxpay.chain("v3/certificates").get().await?;
+    /// assert_eq!(*waits.lock().unwrap(), [Duration::from_secs(2)]);
+    /// # Ok(()) }
+    /// ```
+    pub fn retry_sleep<F, Fut>(mut self, sleep: F) -> Self
+    where
+        F: Fn(Duration) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.retry_sleep = Some(Arc::new(move |wait| Box::pin(sleep(wait))));
+        self
+    }
+
+    /// Sends requests through this proxy instead of the one the environment names (see
+    /// [`Proxy`]: `https://` requests go through an HTTP CONNECT tunnel, and TLS still
+    /// ends at the client).
+    ///
+    /// ```
+    /// use wechatpay::Proxy;
+    ///
+    /// let builder = wechatpay::sandbox::offline_client_builder()?
+    ///     .proxy(Proxy::all("http://user:secret@proxy.internal:3128")?);
+    /// assert!(!format!("{builder:?}").contains("secret")); // credentials never print
+    /// let wxpay = builder.build()?;
+    /// # let _ = wxpay;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = ProxyChoice::Explicit(proxy);
+        self
+    }
+
+    /// Connects directly, whatever `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` say. By
+    /// default the client follows them ([`Proxy::from_env`]).
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Off;
+        self
+    }
+
+    /// Connects to `addr` for the host name `host` instead of asking DNS (repeatable; for
+    /// a host with several addresses, call it once per address). The URL, the TLS server
+    /// name and the certificate check stay those of `host`. If `addr` has port 0, the
+    /// URL's port is used; otherwise `addr`'s port is used unless the URL names one.
+    ///
+    /// ```
+    /// let wxpay = wechatpay::sandbox::offline_client_builder()?
+    ///     .resolve("api.mch.weixin.qq.com", "10.1.2.3:0".parse().expect("an address"))
+    ///     .build()?;
+    /// # let _ = wxpay;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Self {
+        self.resolve
+            .entry(host.to_ascii_lowercase())
+            .or_default()
+            .push(addr);
+        self
+    }
+
+    /// Also trusts the CA certificate(s) in this PEM text for the platform's TLS, on top
+    /// of the bundled web PKI roots: for a corporate TLS-inspection proxy. Repeatable.
+    /// The PEM is checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// # let ca_pem = wechatpay::sandbox::PLATFORM_CERTIFICATE_PEM;
+    /// let wxpay = wechatpay::sandbox::offline_client_builder()?
+    ///     .add_root_certificate_pem(ca_pem) // e.g. std::fs::read("corporate-ca.pem")?
+    ///     .build()?;
+    /// # let _ = wxpay;
+    /// assert!(wechatpay::sandbox::offline_client_builder()?.add_root_certificate_pem("junk").build().is_err());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.tls.extra_roots.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Also trusts the operating system's root certificates (read once by
+    /// [`build`](Self::build), which fails if none can be loaded). Needs the cargo feature
+    /// `native-roots`.
+    #[cfg(feature = "native-roots")]
+    pub fn tls_native_roots(mut self, enabled: bool) -> Self {
+        self.tls.native_roots = enabled;
+        self
+    }
+
+    /// Uses this rustls configuration for TLS, roots and all (build it with the provider
+    /// you want; the crate passes ring explicitly for its own). Its ALPN list is replaced:
+    /// the client offers HTTP/2 and HTTP/1.1. It cannot be combined with
+    /// [`add_root_certificate_pem`](Self::add_root_certificate_pem).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    /// let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    ///     .with_safe_default_protocol_versions()
+    ///     .expect("ring supports TLS 1.2 and 1.3")
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let wxpay = wechatpay::sandbox::offline_client_builder()?.tls_config(config).build()?;
+    /// # let _ = wxpay;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls.config = Some(config);
+        self
+    }
+
+    /// Puts the client on another HTTP stack: `sender` gets every request already signed
+    /// and returns the answer, which the client then verifies (see [`HttpSend`]). The
+    /// proxy, [`resolve`](Self::resolve) and TLS settings are those of the default stack
+    /// and cannot be combined with this; the timeouts, failover, retries and the response
+    /// size limit still apply.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use bytes::Bytes;
+    /// use wechatpay::transport::{BoxFuture, HttpSend, SendError};
+    ///
+    /// /// A test double that answers 200 without a signature.
+    /// #[derive(Debug)]
+    /// struct Forger;
+    /// impl HttpSend for Forger {
+    ///     fn send(&self, _: http::Request<Bytes>) -> BoxFuture<'_, Result<http::Response<Bytes>, SendError>> {
+    ///         Box::pin(async { Ok(http::Response::new(Bytes::from_static(br#"{"paid":true}"#))) })
+    ///     }
+    /// }
+    ///
+    /// let wxpay = wechatpay::sandbox::offline_client_builder()?.http_sender(Forger).build()?;
+    /// let error = wxpay.chain("v3/pay/transactions/id/{id}").get().param("id", "1").await.unwrap_err();
+    /// assert!(error.is_verification()); // a transport cannot skip verification
+    /// # Ok(()) }
+    /// ```
+    pub fn http_sender(mut self, sender: impl HttpSend) -> Self {
+        self.http_sender = Some(Arc::new(sender));
+        self
+    }
+
+    /// Wraps the HTTP stack (the default one, or that of
+    /// [`http_sender`](Self::http_sender)) in a layer of yours: metrics, logging of your
+    /// own, a fault injector. `wrap` gets the stack and returns the layer the client calls.
+    /// Repeatable; the last wrap is the outermost. See [`HttpSend`] for an example.
+    pub fn wrap_http_sender<F, S>(mut self, wrap: F) -> Self
+    where
+        F: FnOnce(Arc<dyn HttpSend>) -> S + Send + Sync + 'static,
+        S: HttpSend,
+    {
+        self.http_wrappers.push(Box::new(move |inner| {
+            Arc::new(wrap(inner)) as Arc<dyn HttpSend>
+        }));
         self
     }
 
@@ -320,7 +591,7 @@ impl WechatpayBuilder {
     /// runtime (building stays synchronous), never delays a request, and ends when the
     /// last clone of the client is dropped. A failed round (a 404 for merchants in
     /// public-key mode, which have no certificates, or a network error) is logged with
-    /// `log::warn!` and retried at the next interval.
+    /// a `tracing` warning (which `log` users see too) and retried at the next interval.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -441,14 +712,70 @@ impl WechatpayBuilder {
         let user_agent = HeaderValue::from_str(&user_agent)
             .map_err(|_| Error::config("the User-Agent must be visible ASCII"))?;
 
-        let mut transport = Transport::new(
-            self.timeouts.unwrap_or_default(),
-            self.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_SIZE),
-            self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-        )?;
-        if let Some(backup) = backup {
-            transport = transport.with_failover(base.origin.clone(), backup);
+        let timeouts = self.timeouts.unwrap_or_default();
+        let max_response_size = self.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_SIZE);
+        let mut sender = match self.http_sender {
+            Some(sender) => {
+                let tls = &self.tls;
+                if matches!(self.proxy, ProxyChoice::Explicit(_))
+                    || !self.resolve.is_empty()
+                    || !tls.extra_roots.is_empty()
+                    || tls.native_roots
+                    || tls.config.is_some()
+                {
+                    return Err(Error::config(
+                        "http_sender replaces the HTTP stack, so its proxy, resolve and TLS \
+                         settings would be ignored: configure them in your sender instead",
+                    ));
+                }
+                sender
+            }
+            None => default_sender(HttpSettings {
+                connect_timeout: timeouts.connect,
+                max_response_size,
+                proxy: match self.proxy {
+                    ProxyChoice::Environment => Some(Proxy::from_env()),
+                    ProxyChoice::Explicit(proxy) => Some(proxy),
+                    ProxyChoice::Off => None,
+                },
+                resolve: self.resolve,
+                tls: self.tls,
+            })?,
+        };
+        for wrap in self.http_wrappers {
+            sender = wrap(sender);
         }
+        let mut transport = Transport::new(
+            sender,
+            timeouts,
+            max_response_size,
+            self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        );
+        if let Some(backup) = backup {
+            let failover = self.failover.unwrap_or_default();
+            transport = transport.with_failover(base.origin.clone(), backup, failover);
+        }
+
+        let policy = self.retry.unwrap_or_default();
+        if policy.max_attempts == 0 {
+            return Err(Error::config(
+                "RetryPolicy::max_attempts counts the first attempt too: make it at least 1 \
+                 (RetryPolicy::none() never retries)",
+            ));
+        }
+        let budget = self.retry_budget.unwrap_or_default();
+        if !budget.ratio.is_finite() || budget.ratio < 0.0 {
+            return Err(Error::config(format!(
+                "RetryBudget::ratio must be a number of retries per request, 0 or more (e.g. \
+                 0.1 for 10% extra load), not {}",
+                budget.ratio
+            )));
+        }
+        let retries = Retries {
+            policy,
+            budget: Budget::new(budget, tokio::time::Instant::now()),
+            sleep: self.retry_sleep,
+        };
 
         let pipeline = Pipeline::new(
             mchid,
@@ -460,6 +787,7 @@ impl WechatpayBuilder {
             transport,
             user_agent,
             self.strict,
+            retries,
         );
         Ok(Wechatpay {
             inner: Arc::new(Inner {

@@ -12,7 +12,8 @@ use crate::clock::Clock;
 use crate::crypto::{Apiv3Key, PrivateKey, PublicKey};
 use crate::error::Error;
 use crate::request::Pipeline;
-use crate::transport::Timeouts;
+use crate::retry::RetryPolicy;
+use crate::transport::{FailoverStatus, Timeouts};
 use crate::verify::Verifier;
 
 pub use builder::WechatpayBuilder;
@@ -122,6 +123,30 @@ impl Wechatpay {
     /// The timeouts in force.
     pub fn timeouts(&self) -> Timeouts {
         self.inner.pipeline.transport.timeouts()
+    }
+
+    /// The client's retry policy (see [`WechatpayBuilder::retry`]).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.pipeline.retry
+    }
+
+    /// The primary and backup hosts and whether requests go to them (see
+    /// [`WechatpayBuilder::failover`]), or `None` for a client without a backup host.
+    ///
+    /// ```
+    /// use wechatpay::HostState;
+    ///
+    /// // The production URL comes with the documented backup domain.
+    /// let wxpay = wechatpay::sandbox::offline_client()?;
+    /// let status = wxpay.failover_status().expect("a backup");
+    /// assert_eq!(status.primary.origin, "https://api.mch.weixin.qq.com");
+    /// assert_eq!(status.backup.origin, "https://api2.mch.weixin.qq.com");
+    /// assert_eq!(status.primary.state, HostState::Up);
+    /// assert_eq!(status.active(), "https://api.mch.weixin.qq.com");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn failover_status(&self) -> Option<FailoverStatus> {
+        self.inner.pipeline.transport.failover_status()
     }
 
     /// The APIv3 key, or the configuration error naming what needs it.

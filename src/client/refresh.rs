@@ -67,7 +67,9 @@ async fn refresh_once(inner: &Inner, interval: Duration) {
             for certificate in certificates {
                 let known = verifier.key(certificate.serial()).is_some();
                 if !known && certificate.not_after() >= now {
-                    log::info!(
+                    tracing::info!(
+                        serial = certificate.serial(),
+                        expires = certificate.expire_time(),
                         "wechatpay: trusting platform certificate {} (valid until {})",
                         certificate.serial(),
                         certificate.expire_time()
@@ -76,14 +78,18 @@ async fn refresh_once(inner: &Inner, interval: Duration) {
                 }
             }
             for serial in verifier.prune_expired(now) {
-                log::info!("wechatpay: dropped expired platform certificate {serial}");
+                tracing::info!(
+                    serial = serial.as_str(),
+                    "wechatpay: dropped expired platform certificate {serial}"
+                );
             }
         }
-        Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => log::warn!(
+        Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => tracing::warn!(
             "wechatpay: v3/certificates answered 404 (a merchant in public-key mode has no \
              platform certificates); trying again in {interval:?}"
         ),
-        Err(e) => log::warn!(
+        Err(e) => tracing::warn!(
+            error = %e,
             "wechatpay: refreshing the platform certificates failed: {e}; trying again in {interval:?}"
         ),
     }

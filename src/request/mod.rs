@@ -5,6 +5,8 @@ mod encrypt;
 mod headers;
 mod pipeline;
 
+mod send;
+
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -12,20 +14,21 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, Method, Request};
+use http::{HeaderMap, Method, Request, Uri};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::redact;
 use crate::response::{classify, Response};
+use crate::retry::RetryPolicy;
 use crate::sign::{check_nonce, Authorization};
 use crate::template;
 use crate::transport::RawResponse;
 use crate::verify::SERIAL;
 
 pub(crate) use encrypt::json_kind;
-pub(crate) use pipeline::Pipeline;
+pub(crate) use pipeline::{Pipeline, Retries};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -76,14 +79,28 @@ pub struct RequestBuilder {
     /// Whether to check the request against the endpoint catalog before signing; `None`
     /// follows the client ([`WechatpayBuilder::strict`](crate::WechatpayBuilder::strict)).
     check: Option<bool>,
+    /// This request's retry policy, over the client's.
+    retry: Option<RetryPolicy>,
+    /// Declared safe to send twice (an idempotency key in the body).
+    idempotent: bool,
     error: Option<Error>,
 }
 
-/// A signed request and the target it was signed for.
-pub(crate) struct Signed {
-    pub(crate) request: Request<Bytes>,
+/// A request expanded, encrypted and ready to be signed, once per attempt.
+pub(crate) struct Prepared {
+    pipeline: Arc<Pipeline>,
+    method: Method,
     /// Path and query after the base path, e.g. `v3/certificates`.
     pub(crate) path: String,
+    /// Base path, path and query: what the signature covers.
+    target: String,
+    uri: Uri,
+    /// Every header but `Authorization`.
+    headers: HeaderMap,
+    body: Bytes,
+    /// The caller's fixed signature inputs, for the first attempt.
+    timestamp: Option<u64>,
+    nonce: Option<String>,
 }
 
 impl RequestBuilder {
@@ -100,6 +117,8 @@ impl RequestBuilder {
             nonce: None,
             encrypt: Vec::new(),
             check: None,
+            retry: None,
+            idempotent: false,
             error: None,
         }
     }
@@ -402,6 +421,62 @@ impl RequestBuilder {
         self
     }
 
+    /// Retries this request by `policy` instead of the client's
+    /// [`retry`](crate::WechatpayBuilder::retry) policy; [`RetryPolicy::none()`] sends it
+    /// once. What is retried depends on the method (see [`crate::retry`]); the total
+    /// timeout still covers every attempt.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use wechatpay::{sandbox::{Fault, Sandbox}, RetryPolicy};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::SERVICE_UNAVAILABLE, times: 1 });
+    /// let once = sandbox.client().chain("v3/certificates").get().retry(RetryPolicy::none()).await;
+    /// assert_eq!(once.unwrap_err().status(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+    /// // The default policy would have retried a GET, and the second attempt succeeds:
+    /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::SERVICE_UNAVAILABLE, times: 1 });
+    /// sandbox.client().chain("v3/certificates").get().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Declares that sending this request twice acts once, so that it may be retried
+    /// after a failure the platform may have acted on (a 5xx or 429 answer, a connection
+    /// lost mid-exchange), like a GET. Only for endpoints whose body carries an idempotency
+    /// key the platform deduplicates on, such as `out_trade_no` when placing an order or
+    /// `out_refund_no` for a refund; without it, a POST is retried only when it certainly
+    /// never reached the platform (the connection could not be made). Each attempt is
+    /// signed again, with a fresh timestamp and nonce, over the same body.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use serde_json::json;
+    /// use wechatpay::sandbox::{Fault, Sandbox};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::SERVICE_UNAVAILABLE, times: 1 });
+    /// let answer = sandbox.client()
+    ///     .chain("v3/payscore/payafter-orders/{out_order_no}/sync")
+    ///     .post(json!({ "appid": "wxd678efh567hg6787", "service_id": "500001",
+    ///                   "type": "Order_Paid", "detail": { "paid_time": "20091225091010" } }))
+    ///     .param("out_order_no", "1234323JKHDFE1243252")
+    ///     .idempotent() // syncing the same out_order_no twice acts once
+    ///     .await?;
+    /// assert_eq!(answer.status(), 200);
+    /// assert_eq!(sandbox.requests().len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
     /// The template this request was named by.
     pub fn template(&self) -> &str {
         &self.template
@@ -423,13 +498,13 @@ impl RequestBuilder {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn build(self) -> Result<Request<Vec<u8>>, Error> {
-        let signed = self.sign()?;
-        Ok(signed.request.map(Vec::from))
+        let request = self.prepare()?.sign(true)?;
+        Ok(request.map(Vec::from))
     }
 
-    /// Expands the template, signs, and assembles the request (the flow's `expand` and
-    /// `sign` stages).
-    pub(crate) fn sign(self) -> Result<Signed, Error> {
+    /// Expands the template, encrypts the fields, and assembles everything but the
+    /// signature (the flow's `expand` stage): done once, however many attempts follow.
+    pub(crate) fn prepare(self) -> Result<Prepared, Error> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -442,22 +517,10 @@ impl RequestBuilder {
         append_query(&mut path, &self.query);
         let target = format!("{}{path}", pipeline.base.path);
         let uri = format!("{}{target}", pipeline.base.origin);
+        let uri: Uri = uri
+            .parse()
+            .map_err(|e| Error::request_with(format!("`{uri}` is not a valid request URI"), e))?;
 
-        let timestamp = match self.timestamp {
-            Some(t) => t,
-            None => {
-                let now = pipeline.clock().unix_seconds();
-                u64::try_from(now).map_err(|_| {
-                    Error::request(format!(
-                        "the clock reads {now}, before 1970: a request cannot be signed"
-                    ))
-                })?
-            }
-        };
-        let nonce = match self.nonce {
-            Some(n) => n,
-            None => crate::crypto::random_nonce(32)?,
-        };
         let mut body = self.body.unwrap_or_default();
         let mut encrypted_with = None;
         if !self.encrypt.is_empty() {
@@ -466,16 +529,6 @@ impl RequestBuilder {
             body = encrypted;
             encrypted_with = Some(id);
         }
-        let auth = Authorization::sign(
-            &pipeline.mchid,
-            &pipeline.serial,
-            &pipeline.key,
-            self.method.as_str(),
-            &target,
-            timestamp,
-            &nonce,
-            &body,
-        )?;
 
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(ACCEPT, APPLICATION_JSON);
@@ -499,17 +552,17 @@ impl RequestBuilder {
                 headers.insert(name, value);
             }
         }
-        let authorization = HeaderValue::from_str(&auth.to_header_value())
-            .map_err(|_| Error::request("the Authorization header is not visible ASCII"))?;
-        headers.insert(AUTHORIZATION, authorization);
-
-        let mut request = Request::builder()
-            .method(self.method)
-            .uri(&uri)
-            .body(Bytes::from(body))
-            .map_err(|e| Error::request_with(format!("`{uri}` is not a valid request URI"), e))?;
-        *request.headers_mut() = headers;
-        Ok(Signed { request, path })
+        Ok(Prepared {
+            pipeline: self.pipeline,
+            method: self.method,
+            path,
+            target,
+            uri,
+            headers,
+            body: Bytes::from(body),
+            timestamp: self.timestamp,
+            nonce: self.nonce,
+        })
     }
 
     /// The catalog check (see [`check`](Self::check)).
@@ -544,10 +597,15 @@ impl RequestBuilder {
     /// Signs, sends, reads and verifies. A 2xx answer is returned once its signature
     /// holds; a non-2xx answer becomes [`Error::Api`] (after verification, if signed).
     ///
+    /// Failures are retried by the client's [`RetryPolicy`] (or this request's, see
+    /// [`retry`](Self::retry)), each attempt signed again with a fresh timestamp and nonce,
+    /// all within the [total timeout](crate::Timeouts::total).
+    ///
     /// # Errors
     ///
     /// Everything [`build`](Self::build) reports, and [`Error::Transport`] (connect, TLS,
-    /// timeout, oversized body), [`Error::Verification`] and [`Error::Api`].
+    /// timeout, oversized body), [`Error::Verification`] and [`Error::Api`]: the failure
+    /// of the last attempt.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -559,19 +617,63 @@ impl RequestBuilder {
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
         let pipeline = Arc::clone(&self.pipeline);
-        let (raw, path) = self.send_raw().await?;
-        classify(raw, &pipeline.verifier, &path)
+        self.execute(move |raw, path| classify(raw, &pipeline.verifier, path))
+            .await
     }
 
     /// Signs and sends, and returns the answer unverified with the path it was signed
-    /// for: for callers that verify in their own way (the certificate download).
+    /// for: for callers that verify in their own way (the certificate download). Only
+    /// failures to connect are retried: the answer is not classified here.
     pub(crate) async fn send_raw(self) -> Result<(RawResponse, String), Error> {
-        let pipeline = Arc::clone(&self.pipeline);
-        let _slot = pipeline.transport.slot().await;
-        // RSA off the executor threads (see `crypto::off_executor`).
-        let signed = crate::crypto::off_executor(move || self.sign()).await??;
-        let raw = pipeline.transport.send(signed.request).await?;
-        Ok((raw, signed.path))
+        self.execute(|raw, path| Ok((raw, path.to_owned()))).await
+    }
+}
+
+impl Prepared {
+    /// Signs the prepared request (the flow's `sign` stage): with the caller's fixed
+    /// timestamp and nonce on the first attempt, with fresh ones on every retry, so that
+    /// the platform never sees the same nonce twice.
+    pub(crate) fn sign(&self, first: bool) -> Result<Request<Bytes>, Error> {
+        let pipeline = &*self.pipeline;
+        let timestamp = match self.timestamp.filter(|_| first) {
+            Some(t) => t,
+            None => {
+                let now = pipeline.clock().unix_seconds();
+                u64::try_from(now).map_err(|_| {
+                    Error::request(format!(
+                        "the clock reads {now}, before 1970: a request cannot be signed"
+                    ))
+                })?
+            }
+        };
+        let nonce = match self.nonce.as_ref().filter(|_| first) {
+            Some(n) => n.clone(),
+            None => crate::crypto::random_nonce(32)?,
+        };
+        let auth = Authorization::sign(
+            &pipeline.mchid,
+            &pipeline.serial,
+            &pipeline.key,
+            self.method.as_str(),
+            &self.target,
+            timestamp,
+            &nonce,
+            &self.body,
+        )?;
+        let authorization = HeaderValue::from_str(&auth.to_header_value())
+            .map_err(|_| Error::request("the Authorization header is not visible ASCII"))?;
+        let mut request = Request::new(self.body.clone());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.reserve(self.headers.len() + 1);
+        headers.extend(
+            self.headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        headers.insert(AUTHORIZATION, authorization);
+        Ok(request)
     }
 }
 
@@ -601,6 +703,8 @@ impl fmt::Debug for RequestBuilder {
             .field("body", &self.body.as_deref().map(redact::Body))
             .field("encrypt_fields", &self.encrypt)
             .field("check", &self.check)
+            .field("retry", &self.retry)
+            .field("idempotent", &self.idempotent)
             .field("error", &self.error)
             .finish_non_exhaustive()
     }

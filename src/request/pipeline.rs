@@ -7,9 +7,12 @@ use std::sync::{Arc, RwLock};
 
 use http::HeaderValue;
 
+use std::time::Duration;
+
 use crate::clock::Clock;
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::Error;
+use crate::retry::{Budget, RetryPolicy, Sleep};
 use crate::template::UriTemplate;
 use crate::transport::{BaseUrl, Transport};
 use crate::verify::Verifier;
@@ -32,7 +35,20 @@ pub(crate) struct Pipeline {
     pub(crate) user_agent: HeaderValue,
     /// Check every request against the endpoint catalog before signing.
     pub(crate) strict: bool,
+    /// The client's retry policy (a request may bring its own).
+    pub(crate) retry: RetryPolicy,
+    /// Retries allowed to this client and its clones, whatever the policy.
+    pub(crate) budget: Budget,
+    /// How to wait between attempts; `None` for `tokio::time::sleep`.
+    pub(crate) sleep: Option<Sleep>,
     templates: RwLock<HashMap<Box<str>, Arc<UriTemplate>>>,
+}
+
+/// The retry settings of a client.
+pub(crate) struct Retries {
+    pub(crate) policy: RetryPolicy,
+    pub(crate) budget: Budget,
+    pub(crate) sleep: Option<Sleep>,
 }
 
 impl Pipeline {
@@ -47,6 +63,7 @@ impl Pipeline {
         transport: Transport,
         user_agent: HeaderValue,
         strict: bool,
+        retries: Retries,
     ) -> Pipeline {
         Pipeline {
             mchid,
@@ -58,7 +75,18 @@ impl Pipeline {
             transport,
             user_agent,
             strict,
+            retry: retries.policy,
+            budget: retries.budget,
+            sleep: retries.sleep,
             templates: RwLock::default(),
+        }
+    }
+
+    /// Waits `wait` between two attempts, with the injected sleep if there is one.
+    pub(crate) async fn sleep(&self, wait: Duration) {
+        match &self.sleep {
+            Some(sleep) => sleep(wait).await,
+            None => tokio::time::sleep(wait).await,
         }
     }
 

@@ -41,10 +41,12 @@ pub mod bills;
 mod catalog_routes;
 mod lifecycle;
 mod notify;
+mod proxy;
 mod routes;
 mod server;
 
 pub use notify::{notification, NotificationBuilder, SignedNotification};
+pub use proxy::{ProxiedRequest, TestProxy};
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -188,6 +190,44 @@ pub enum Fault {
         /// The raw body.
         body: String,
     },
+    /// Answer the next `times` requests (that pass the authorization check) with `status`
+    /// and the platform's error body for it (`FREQUENCY_LIMITED` for 429, `SYSTEM_ERROR`
+    /// for 5xx, `INVALID_REQUEST` otherwise), signed, then answer as usual: an outage
+    /// that ends, for retries.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use wechatpay::sandbox::{Fault, Sandbox};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::FailTimes { status: http::StatusCode::SERVICE_UNAVAILABLE, times: 2 });
+    /// sandbox.client().chain("v3/certificates").get().await?; // retried twice, then 200
+    /// assert_eq!(sandbox.requests().len(), 3);
+    /// # Ok(()) }
+    /// ```
+    FailTimes {
+        /// The status of the failures.
+        status: StatusCode,
+        /// How many requests still fail.
+        times: u32,
+    },
+    /// Add `Retry-After` with this value (delay-seconds such as `"1"`, or an HTTP-date) to
+    /// every non-2xx answer.
+    RetryAfter(String),
+    /// Read the next `times` requests (recorded like any other), then close their
+    /// connection without answering: a request that reached the platform and whose answer
+    /// was lost.
+    ResetConnection {
+        /// How many requests are still cut off.
+        times: u32,
+    },
+}
+
+/// What a counting fault does to the request at hand.
+pub(crate) enum Countdown {
+    Fail(StatusCode),
+    Reset,
 }
 
 /// A request the sandbox received (after its authorization check). Its `Debug` hides the
@@ -228,6 +268,8 @@ pub(crate) struct State {
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) recorded: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections: AtomicU64,
+    /// Every request received, refused ones included.
+    pub(crate) received: AtomicU64,
     /// Requests being handled now, and the most ever at once.
     pub(crate) active: AtomicU64,
     pub(crate) peak_active: AtomicU64,
@@ -247,6 +289,22 @@ impl State {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// Counts one request down on the first counting fault that has some left.
+    pub(crate) fn count_down(&self) -> Option<Countdown> {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.iter_mut().find_map(|fault| match fault {
+            Fault::FailTimes { status, times } if *times > 0 => {
+                *times -= 1;
+                Some(Countdown::Fail(*status))
+            }
+            Fault::ResetConnection { times } if *times > 0 => {
+                *times -= 1;
+                Some(Countdown::Reset)
+            }
+            _ => None,
+        })
+    }
 }
 
 /// A running platform double. Dropping it stops the server.
@@ -254,6 +312,7 @@ pub struct Sandbox {
     addr: SocketAddr,
     state: Arc<State>,
     client: Wechatpay,
+    control: tokio::sync::mpsc::UnboundedSender<server::Control>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -295,13 +354,14 @@ impl Sandbox {
             faults: Mutex::new(Vec::new()),
             recorded: Mutex::new(VecDeque::new()),
             connections: AtomicU64::new(0),
+            received: AtomicU64::new(0),
             active: AtomicU64::new(0),
             peak_active: AtomicU64::new(0),
             reuse_signatures: AtomicBool::new(false),
             signature_cache: Mutex::new(None),
             ledger: lifecycle::Ledger::default(),
         });
-        let (addr, server) = server::serve(port, Arc::clone(&state)).await?;
+        let (addr, control, server) = server::serve(port, Arc::clone(&state)).await?;
         let client = credentials()?
             .base_url(format!("http://{addr}/"))
             .strict(cfg!(feature = "catalog"))
@@ -310,6 +370,7 @@ impl Sandbox {
             addr,
             state,
             client,
+            control,
             server,
         })
     }
@@ -424,6 +485,37 @@ impl Sandbox {
     /// concurrency limit).
     pub fn peak_concurrency(&self) -> u64 {
         self.state.peak_active.load(Ordering::Relaxed)
+    }
+
+    /// Every request the sandbox has received, those refused by its authorization check
+    /// included (unlike [`requests`](Self::requests), not capped): to measure load.
+    pub fn requests_received(&self) -> u64 {
+        self.state.received.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting connections for `duration`: closes the listening socket (new
+    /// connections are refused) and every open connection, then listens on the same port
+    /// again. Returns once the socket is closed. A host that refuses, for failover tests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let wxpay = sandbox.client_builder()?.retry(wechatpay::RetryPolicy::none()).build()?;
+    /// sandbox.refuse_connections(Duration::from_millis(300)).await;
+    /// assert!(wxpay.chain("v3/certificates").get().await.unwrap_err().is_connect());
+    /// tokio::time::sleep(Duration::from_millis(600)).await;
+    /// wxpay.chain("v3/certificates").get().await?; // listening again
+    /// # Ok(()) }
+    /// ```
+    pub async fn refuse_connections(&self, duration: Duration) {
+        let (closed, done) = tokio::sync::oneshot::channel();
+        let command = server::Control::Refuse { duration, closed };
+        if self.control.send(command).is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// How many TCP connections the sandbox has accepted (to check that clients pool).

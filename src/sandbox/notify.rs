@@ -13,7 +13,7 @@ use super::{Fault, APIV3_KEY, PLATFORM_SERIAL, PUBLIC_KEY_ID};
 use crate::clock::unix_seconds;
 use crate::crypto::{random_nonce, rfc3339_china, Apiv3Key, AEAD_AES_256_GCM};
 use crate::error::Error;
-use crate::transport::{is_loopback, Timeouts, Transport};
+use crate::transport::{is_loopback, Limit, Timeouts, Transport};
 
 /// How long [`SignedNotification::send`] waits for the handler's whole answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -377,8 +377,8 @@ impl SignedNotification {
             connect: SEND_TIMEOUT,
             total: SEND_TIMEOUT,
         };
-        let answer = Transport::new(timeouts, MAX_ANSWER, 1)?
-            .send(request)
+        let answer = Transport::direct(timeouts, MAX_ANSWER)?
+            .send(request, Limit::from_now(timeouts.total))
             .await?;
         let mut response = http::Response::new(answer.body.to_vec());
         *response.status_mut() = answer.status;

@@ -1,9 +1,9 @@
 //! The sandbox's HTTP server: authorization check, routing, answer signing, faults.
 
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
@@ -14,10 +14,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::routes::{self, Answer};
-use super::{Fault, RecordedRequest, State, RECORD_LIMIT};
+use super::{Countdown, Fault, RecordedRequest, State, RECORD_LIMIT};
 use crate::crypto::random_nonce;
 use crate::error::{Error, TransportErrorKind};
 use crate::sign::Authorization;
@@ -26,10 +27,28 @@ use crate::verify::{DEFAULT_TOLERANCE, NONCE, PROBE_PREFIX, SERIAL, SIGNATURE, T
 /// Largest request body the sandbox reads (the platform's own limits are smaller).
 const MAX_REQUEST_BODY: usize = 4 << 20;
 
+/// Commands from the [`super::Sandbox`] handle to its server task.
+pub(crate) enum Control {
+    /// Close the listener and every connection, answer `closed`, listen again after
+    /// `duration`.
+    Refuse {
+        duration: Duration,
+        closed: oneshot::Sender<()>,
+    },
+}
+
+/// Binds `127.0.0.1:port` and serves until the returned task is aborted.
 pub(crate) async fn serve(
     port: u16,
     state: Arc<State>,
-) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
+) -> Result<
+    (
+        SocketAddr,
+        mpsc::UnboundedSender<Control>,
+        tokio::task::JoinHandle<()>,
+    ),
+    Error,
+> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
         .map_err(|e| {
@@ -44,34 +63,75 @@ pub(crate) async fn serve(
             Some(Box::new(e)),
         )
     })?;
+    let (control, mut commands) = mpsc::unbounded_channel();
     let server = tokio::spawn(async move {
-        // Connection tasks live in this set, so aborting the server aborts them too.
-        let mut connections = JoinSet::new();
+        let mut listener = listener;
         loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    state.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let state = Arc::clone(&state);
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+            // Connection tasks live in this set, so aborting the server aborts them too.
+            let mut connections = JoinSet::new();
+            let (duration, closed) = loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let _ = stream.set_nodelay(true);
+                        state.connections.fetch_add(1, Ordering::Relaxed);
+                        let state = Arc::clone(&state);
+                        connections.spawn(async move {
+                            let service = service_fn(move |req| handle(Arc::clone(&state), req));
+                            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                    command = commands.recv() => match command {
+                        Some(Control::Refuse { duration, closed }) => break (duration, closed),
+                        None => return,
+                    },
                 }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
+            };
+            drop(listener);
+            connections.shutdown().await;
+            let _ = closed.send(());
+            tokio::time::sleep(duration).await;
+            listener = match rebind(addr).await {
+                Some(listener) => listener,
+                None => return,
+            };
         }
     });
-    Ok((addr, server))
+    Ok((addr, control, server))
 }
+
+/// Listens on `addr` again after a refusal. Bounded: if another process took the port
+/// meanwhile, the sandbox stops serving.
+async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
+    for _ in 0..100 {
+        if let Ok(listener) = TcpListener::bind(addr).await {
+            return Some(listener);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// The service's way to drop a connection without answering ([`Fault::ResetConnection`]).
+#[derive(Debug)]
+struct CutOff;
+
+impl std::fmt::Display for CutOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the sandbox cut the connection off (Fault::ResetConnection)")
+    }
+}
+
+impl std::error::Error for CutOff {}
 
 async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, CutOff> {
+    state.received.fetch_add(1, Ordering::Relaxed);
     let _active = Active::enter(&state);
     let (parts, body) = request.into_parts();
     let faults = state.faults();
@@ -115,26 +175,36 @@ async fn handle(
         ),
         Ok(()) => {
             record(&state, &parts, &target, &body);
+            let countdown = state.count_down();
+            if let Some(Countdown::Reset) = countdown {
+                return Err(CutOff);
+            }
             let path = target.split('?').next().unwrap_or_default();
             let path = path.trim_start_matches('/');
-            match faults.iter().find_map(|f| match f {
-                Fault::Respond { status, body } => Some(Answer {
-                    status: *status,
-                    body: body.clone().into_bytes(),
-                    content_type: Some("application/json"),
-                    signed: true,
-                }),
-                Fault::RespondOn {
-                    path: only,
-                    status,
-                    body,
-                } if only.trim_start_matches('/') == path => Some(Answer {
-                    status: *status,
-                    body: body.clone().into_bytes(),
-                    content_type: Some("application/json"),
-                    signed: true,
-                }),
+            let failure = match countdown {
+                Some(Countdown::Fail(status)) => Some(failure(status)),
                 _ => None,
+            };
+            match failure.or_else(|| {
+                faults.iter().find_map(|f| match f {
+                    Fault::Respond { status, body } => Some(Answer {
+                        status: *status,
+                        body: body.clone().into_bytes(),
+                        content_type: Some("application/json"),
+                        signed: true,
+                    }),
+                    Fault::RespondOn {
+                        path: only,
+                        status,
+                        body,
+                    } if only.trim_start_matches('/') == path => Some(Answer {
+                        status: *status,
+                        body: body.clone().into_bytes(),
+                        content_type: Some("application/json"),
+                        signed: true,
+                    }),
+                    _ => None,
+                })
             }) {
                 Some(answer) => answer,
                 None => routes::answer(&state, &parts.method, &target, &body),
@@ -142,6 +212,16 @@ async fn handle(
         }
     };
     Ok(sign_answer(&state, answer, &faults, use_pubkey))
+}
+
+/// The platform's error answer for a status of [`Fault::FailTimes`].
+fn failure(status: StatusCode) -> Answer {
+    let (code, message) = match status.as_u16() {
+        429 => ("FREQUENCY_LIMITED", "频率超限 (too many requests)"),
+        500..=599 => ("SYSTEM_ERROR", "系统错误 (system error, try again)"),
+        _ => ("INVALID_REQUEST", "请求失败 (request failed)"),
+    };
+    Answer::error(status, code, message)
 }
 
 /// Counts a request as being handled until dropped, keeping the peak.
@@ -272,8 +352,16 @@ fn sign_answer(
         }
     }
     for fault in faults {
-        if let Fault::DropHeader(name) = fault {
-            headers.remove(name.as_str());
+        match fault {
+            Fault::DropHeader(name) => {
+                headers.remove(name.as_str());
+            }
+            Fault::RetryAfter(value) if !status.is_success() => {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(http::header::RETRY_AFTER, value);
+                }
+            }
+            _ => {}
         }
     }
     *response.body_mut() = Full::new(Bytes::from(body));

@@ -1,29 +1,48 @@
-//! The HTTP transport: one pooled hyper-util client per [`Wechatpay`](crate::Wechatpay).
+//! The HTTP transport: how a signed request reaches the platform and its answer comes back.
 //!
-//! HTTPS goes through hyper-rustls with the ring provider passed explicitly (so a crate
-//! elsewhere in the build enabling aws-lc-rs cannot make rustls pick a provider at random)
-//! and the Mozilla roots from webpki-roots. HTTP/1.1 and HTTP/2 are negotiated by ALPN.
-//! Plain `http://` is accepted by the builder for loopback addresses only.
+//! By default, one pooled hyper-util client per [`Wechatpay`](crate::Wechatpay) over
+//! hyper-rustls, with the ring provider passed explicitly (so a crate elsewhere in the build
+//! enabling aws-lc-rs cannot make rustls pick a provider at random) and the Mozilla roots from
+//! webpki-roots, plus any configured roots; HTTP/1.1 and HTTP/2 negotiated by ALPN; proxies
+//! from the environment or the builder ([`Proxy`]). Plain `http://` is accepted by the
+//! builder for loopback addresses only. Another HTTP stack, or middleware around the default
+//! one, plugs in through [`HttpSend`].
 //!
-//! Failover lives here too: a request to the primary host that cannot connect is sent once
-//! more to the backup host ([`hosts`]), inside the same total timeout.
+//! Around the exchange, whatever stack sends it: the cap on requests in flight, the time
+//! limit of each attempt, the maximum response size, and failover between the primary and
+//! the backup host, with a small circuit breaker per host ([`Failover`]).
 
+mod failover;
 mod hosts;
+mod http;
+mod proxy;
+mod tls;
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::{HeaderMap, Request, StatusCode};
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
-use crate::error::{BoxError, Error, TransportErrorKind};
+use crate::error::{Error, TransportErrorKind};
 
-pub(crate) use hosts::{host_port_of, is_loopback, BaseUrl, Origin};
+pub use self::failover::{Failover, FailoverStatus, HostState, HostStatus};
+pub use self::http::{BoxFuture, HttpSend, SendError};
+pub use self::proxy::Proxy;
+
+pub(crate) use self::failover::Hosts;
+pub(crate) use self::hosts::{host_port_of, is_loopback, BaseUrl, Origin};
+pub(crate) use self::tls::TlsSettings;
+
+use self::failover::{Reach, Transition};
+use self::http::HyperSender;
+use self::proxy::{Connector, Resolver};
 
 /// Time limits of one request, as plain data.
 ///
@@ -64,55 +83,126 @@ pub(crate) struct RawResponse {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// `host:port` of the host that answered (the backup's, after a failover).
+    pub(crate) host: String,
+}
+
+/// Until when an attempt may run, and the limit its timeout error names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    pub(crate) at: Instant,
+    pub(crate) after: Duration,
+    /// The limit is that of one attempt, not the total timeout.
+    pub(crate) per_attempt: bool,
+}
+
+impl Limit {
+    /// The total timeout, `after` from now.
+    pub(crate) fn from_now(after: Duration) -> Limit {
+        Limit {
+            at: Instant::now() + after,
+            after,
+            per_attempt: false,
+        }
+    }
+
+    fn expired(&self) -> TransportErrorKind {
+        if self.per_attempt {
+            TransportErrorKind::AttemptTimeout { after: self.after }
+        } else {
+            TransportErrorKind::Timeout { after: self.after }
+        }
+    }
+}
+
+/// What the default HTTP stack is built from.
+pub(crate) struct HttpSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_response_size: usize,
+    pub(crate) proxy: Option<Proxy>,
+    pub(crate) resolve: HashMap<String, Vec<SocketAddr>>,
+    pub(crate) tls: TlsSettings,
+}
+
+/// The default [`HttpSend`]: hyper-util's pooled client over rustls and the proxy connector.
+pub(crate) fn default_sender(settings: HttpSettings) -> Result<Arc<dyn HttpSend>, Error> {
+    let mut http = HttpConnector::new_with_resolver(Resolver::new(settings.resolve));
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(settings.connect_timeout));
+    let proxy = settings
+        .proxy
+        .map(|proxy| proxy.rules())
+        .filter(|rules| !rules.is_empty());
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(settings.tls.client_config()?)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(Connector::new(http, proxy.clone()));
+    // The timer lets the pool reap idle connections in the background, not only when
+    // the next request happens to look at them.
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https);
+    Ok(Arc::new(HyperSender {
+        client,
+        max_response_size: settings.max_response_size,
+        proxy,
+    }))
 }
 
 pub(crate) struct Transport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    sender: Arc<dyn HttpSend>,
     timeouts: Timeouts,
     max_response_size: usize,
     /// Bounds requests in flight, hence sockets: HTTP/1 needs one per concurrent request,
     /// and 10,000 requests issued at once would otherwise exhaust file descriptors.
     in_flight: tokio::sync::Semaphore,
-    /// The primary host and where its requests go when it cannot be connected to.
-    failover: Option<(Origin, Origin)>,
+    /// The primary and backup hosts with their breakers, when a backup is configured.
+    hosts: Option<Hosts>,
 }
 
 impl Transport {
     pub(crate) fn new(
+        sender: Arc<dyn HttpSend>,
         timeouts: Timeouts,
         max_response_size: usize,
         max_in_flight: usize,
-    ) -> Result<Transport, Error> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeouts.connect));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        // The timer lets the pool reap idle connections in the background, not only when
-        // the next request happens to look at them.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(https);
-        Ok(Transport {
-            client,
+    ) -> Transport {
+        Transport {
+            sender,
             timeouts,
             max_response_size,
             in_flight: tokio::sync::Semaphore::new(max_in_flight.max(1)),
-            failover: None,
-        })
+            hosts: None,
+        }
     }
 
-    /// Sends requests to `primary` that cannot connect to `backup` instead, once.
-    pub(crate) fn with_failover(mut self, primary: Origin, backup: Origin) -> Transport {
-        self.failover = Some((primary, backup));
+    /// The default HTTP stack with no proxy and the bundled roots, one request at a time:
+    /// for the sandbox's own deliveries to loopback URLs.
+    pub(crate) fn direct(timeouts: Timeouts, max_response_size: usize) -> Result<Transport, Error> {
+        let sender = default_sender(HttpSettings {
+            connect_timeout: timeouts.connect,
+            max_response_size,
+            proxy: None,
+            resolve: HashMap::new(),
+            tls: TlsSettings::default(),
+        })?;
+        Ok(Transport::new(sender, timeouts, max_response_size, 1))
+    }
+
+    /// Sends requests to `primary` to `backup` when `primary` cannot be connected to, and
+    /// keeps sending them there for a while (see [`Failover`]).
+    pub(crate) fn with_failover(
+        mut self,
+        primary: Origin,
+        backup: Origin,
+        policy: Failover,
+    ) -> Transport {
+        self.hosts = Some(Hosts::new(primary, backup, policy));
         self
     }
 
@@ -127,131 +217,120 @@ impl Transport {
         self.timeouts
     }
 
-    /// Sends one request and reads the whole body, failing over to the backup host if the
-    /// primary cannot be connected to, all within the total timeout.
-    pub(crate) async fn send(&self, request: Request<Bytes>) -> Result<RawResponse, Error> {
-        let deadline = Instant::now() + self.timeouts.total;
-        let backup = match &self.failover {
-            Some((primary, backup)) if primary.serves(request.uri()) => Some(backup),
-            _ => None,
+    pub(crate) fn failover_status(&self) -> Option<FailoverStatus> {
+        self.hosts
+            .as_ref()
+            .map(|hosts| hosts.status(Instant::now()))
+    }
+
+    /// Sends one signed request and reads the whole answer, within `limit`. A request to
+    /// the primary host goes to the host its breaker says, and once to the other host if
+    /// that one cannot be connected to: the request never reached the first host, so the
+    /// same signed request may go to the second.
+    pub(crate) async fn send(
+        &self,
+        request: Request<Bytes>,
+        limit: Limit,
+    ) -> Result<RawResponse, Error> {
+        let Some(hosts) = self
+            .hosts
+            .as_ref()
+            .filter(|h| h.primary().serves(request.uri()))
+        else {
+            return self.attempt(request, limit).await;
         };
-        let Some(backup) = backup else {
-            return self.attempt(request, deadline).await;
+        let mut plan = hosts.plan(Instant::now());
+        let [first, second] = plan.order;
+        let fallback = hosts.origin(second).retarget(&request)?;
+        let request = if first == 0 {
+            request
+        } else {
+            hosts.origin(first).retarget(&request)?
         };
-        let retry = backup.retarget(&request)?;
-        match self.attempt(request, deadline).await {
-            // The request never reached the primary, so sending it again cannot act twice.
+        let result = self.attempt(request, limit).await;
+        note(
+            hosts,
+            first,
+            plan.report(first, reach(&result), Instant::now()),
+        );
+        match result {
             Err(e) if e.is_connect() => {
-                log::warn!("wechatpay: {e}; sending the request to {backup} instead");
-                self.attempt(retry, deadline).await
+                tracing::warn!(
+                    from = %hosts.origin(first),
+                    to = %hosts.origin(second),
+                    error = %e,
+                    "wechatpay: failing over to {}",
+                    hosts.origin(second)
+                );
+                let result = self.attempt(fallback, limit).await;
+                note(
+                    hosts,
+                    second,
+                    plan.report(second, reach(&result), Instant::now()),
+                );
+                result
             }
             other => other,
         }
     }
 
-    /// One exchange with one host, until `deadline`.
-    async fn attempt(
-        &self,
-        request: Request<Bytes>,
-        deadline: Instant,
-    ) -> Result<RawResponse, Error> {
+    /// One exchange with one host, until `limit`.
+    async fn attempt(&self, request: Request<Bytes>, limit: Limit) -> Result<RawResponse, Error> {
         let host = host_port_of(request.uri());
-        match tokio::time::timeout_at(deadline, self.exchange(request, &host)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::transport(
-                TransportErrorKind::Timeout {
-                    after: self.timeouts.total,
+        let answer = match tokio::time::timeout_at(limit.at, self.sender.send(request)).await {
+            Ok(answer) => answer,
+            Err(_) => return Err(Error::transport(limit.expired(), Some(host), None)),
+        };
+        let (parts, body) = match answer {
+            Ok(response) => response.into_parts(),
+            Err(e) => {
+                let (kind, source) = e.into_parts();
+                return Err(Error::transport(kind, Some(host), source));
+            }
+        };
+        // The default stack stops reading at the limit; another one is held to it here.
+        if body.len() > self.max_response_size {
+            return Err(Error::transport(
+                TransportErrorKind::BodyTooLarge {
+                    limit: self.max_response_size,
                 },
                 Some(host),
                 None,
-            )),
-        }
-    }
-
-    async fn exchange(&self, request: Request<Bytes>, host: &str) -> Result<RawResponse, Error> {
-        let request = request.map(Full::new);
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| classify(e, host))?;
-        let (parts, mut body) = response.into_parts();
-        let limit = self.max_response_size;
-        let too_large = || {
-            Error::transport(
-                TransportErrorKind::BodyTooLarge { limit },
-                Some(host.to_owned()),
-                None,
-            )
-        };
-        // A declared length over the limit is refused before reading a byte of it.
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
-            return Err(too_large());
-        }
-        let mut buf = Vec::with_capacity(declared.map_or(0, |len| len as usize));
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                Error::transport(
-                    TransportErrorKind::Io,
-                    Some(host.to_owned()),
-                    Some(Box::new(e)),
-                )
-            })?;
-            if let Ok(data) = frame.into_data() {
-                if buf.len() + data.len() > limit {
-                    return Err(too_large());
-                }
-                buf.extend_from_slice(&data);
-            }
+            ));
         }
         Ok(RawResponse {
             status: parts.status,
             headers: parts.headers,
-            body: Bytes::from(buf),
+            body,
+            host,
         })
     }
 }
 
-/// Sorts a hyper-util error into connect / TLS / in-flight I/O, keeping it as the source.
-fn classify(error: hyper_util::client::legacy::Error, host: &str) -> Error {
-    let kind = if error.is_connect() {
-        if has_source::<rustls::Error>(&error) {
-            TransportErrorKind::Tls
-        } else {
-            TransportErrorKind::Connect
-        }
-    } else {
-        TransportErrorKind::Io
-    };
-    Error::transport(
-        kind,
-        Some(host.to_owned()),
-        Some(Box::new(error) as BoxError),
-    )
+/// What an exchange showed about its host's reachability.
+fn reach(result: &Result<RawResponse, Error>) -> Reach {
+    match result {
+        Ok(_) => Reach::Connected,
+        Err(e) if e.is_connect() => Reach::Refused,
+        Err(_) => Reach::Unknown,
+    }
 }
 
-fn has_source<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    // Bounded: error chains are short, and this cannot loop on a cyclic one.
-    for _ in 0..16 {
-        let Some(e) = current else { return false };
-        if e.is::<T>() {
-            return true;
+/// The events of a host going down or coming back.
+fn note(hosts: &Hosts, index: usize, transition: Transition) {
+    let origin = hosts.origin(index);
+    match transition {
+        Transition::Down => tracing::warn!(
+            host = %origin,
+            "wechatpay: {origin} cannot be connected to; requests go to the other host first until a probe succeeds"
+        ),
+        Transition::StillDown => tracing::warn!(
+            host = %origin,
+            "wechatpay: the probe of {origin} could not connect; it stays down for another cool-down"
+        ),
+        Transition::Up => {
+            tracing::info!(host = %origin, "wechatpay: {origin} answers again; requests go back to it")
         }
-        // `io::Error::source()` skips the error it wraps, so descend into it explicitly
-        // (hyper-rustls nests the rustls error two `io::Error`s deep).
-        current = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => e.source(),
-        };
+        Transition::None => {}
     }
-    false
 }
