@@ -230,6 +230,10 @@ impl RequestBuilder {
         fn check();
         /// Skips the catalog check on a strict client (see [`crate::RequestBuilder::skip_check`]).
         fn skip_check();
+        /// Retries this request by another policy (see [`crate::RequestBuilder::retry`]).
+        fn retry(policy: crate::RetryPolicy);
+        /// Declares the request safe to send twice (see [`crate::RequestBuilder::idempotent`]).
+        fn idempotent();
     }
 
     /// Sets the JSON body.

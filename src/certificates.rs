@@ -2,7 +2,7 @@
 //!
 //! The platform delivers its certificates encrypted with AEAD_AES_256_GCM under the
 //! merchant's APIv3 key, which is what makes them trustworthy: only the platform and the
-//! merchant know that key. [`Wechatpay::download_certificates`] decrypts each one, checks
+//! merchant know that key. [`Wechatpay::download_certificates`](crate::Wechatpay::download_certificates) decrypts each one, checks
 //! that its serial is the one announced, and verifies the answer's signature with the
 //! keys already trusted plus the certificates just delivered (a merchant may have no other
 //! key yet). It returns them without trusting them; add them with
@@ -128,10 +128,22 @@ pub(crate) async fn download(
         Method::GET,
         CERTIFICATES_PATH.to_owned(),
     );
-    let (raw, path) = request.send_raw().await?;
+    // Classified inside the retry loop, so a 5xx or 429 is retried like any GET.
+    request
+        .execute(|raw, path| verify_and_decode(pipeline, key, raw, path))
+        .await
+}
+
+/// A non-2xx answer becomes [`Error::Api`] (verified first if signed); a 2xx one is
+/// decrypted and verified with the trusted keys plus the certificates it delivers.
+fn verify_and_decode(
+    pipeline: &Pipeline,
+    key: &Apiv3Key,
+    raw: crate::transport::RawResponse,
+    path: &str,
+) -> Result<Vec<PlatformCertificate>, Error> {
     if !raw.status.is_success() {
-        // Verified with the trusted keys if signed, then reported as Error::Api.
-        return classify(raw, &pipeline.verifier, &path).map(|_| Vec::new());
+        return classify(raw, &pipeline.verifier, path).map(|_| Vec::new());
     }
     let response = Response::new(raw.status, raw.headers, raw.body);
     let decoded = decode(key, response.bytes());

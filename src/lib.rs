@@ -179,10 +179,13 @@
 //! verification, a request costs about 2% more CPU (`BENCHMARKS.md` in the repository has the
 //! figures).
 //!
-//! Cargo features: `cli` (default) builds the `wxpay` command line; `aws-lc-rs` signs with
-//! aws-lc-rs instead of ring (about twice as fast on current x86; identical signatures,
-//! see [`crypto::signing_backend`]); `native-roots` lets a client trust the operating
-//! system's root certificates too.
+//! Cargo features: `catalog` (default) builds in the endpoint catalog ([`catalog`]: look-ups,
+//! typo suggestions, pre-signing checks, and the sandbox's answers to every endpoint);
+//! `aws-lc-rs` signs with aws-lc-rs instead of ring (about twice as fast on current x86;
+//! identical signatures, see [`crypto::signing_backend`]); `native-roots` lets a client trust
+//! the operating system's root certificates too; `zlib-rs` decodes gzip bills with zlib-rs.
+//! The `wxpay` command line is a package of its own (`src/bin/wxpay`), so depending on this
+//! crate never builds a command-line parser.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

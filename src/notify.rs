@@ -235,12 +235,13 @@ impl Wechatpay {
     /// does not decrypt (wrong APIv3 key).
     pub fn notification(&self, headers: &HeaderMap, body: &[u8]) -> Result<Notification, Error> {
         self.start_refresher();
-        self.verifier()
-            .verify(headers, body)
-            .map_err(|failure| Error::Verification {
+        self.verifier().verify(headers, body).map_err(|failure| {
+            tracing::warn!(%failure, "wechatpay: a notification failed verification");
+            Error::Verification {
                 failure,
                 response: None,
-            })?;
+            }
+        })?;
         let key = self.apiv3_key("a notification")?;
         let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
             Error::decode(

@@ -406,3 +406,18 @@ async fn the_refresher_stops_with_the_last_client() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(certificate_requests(&sandbox), settled);
 }
+
+#[tokio::test]
+async fn a_certificate_download_is_retried_through_a_503_like_any_get() {
+    let sandbox = wechatpay::sandbox::Sandbox::start().await.unwrap();
+    sandbox.fault(wechatpay::sandbox::Fault::FailTimes {
+        status: http::StatusCode::SERVICE_UNAVAILABLE,
+        times: 1,
+    });
+    let certificates = sandbox.client().download_certificates().await.unwrap();
+    assert_eq!(
+        certificates[0].serial(),
+        wechatpay::sandbox::PLATFORM_SERIAL
+    );
+    assert_eq!(sandbox.requests().len(), 2, "the 503, then the answer");
+}

@@ -24,7 +24,6 @@ use crate::response::{classify, Response};
 use crate::retry::RetryPolicy;
 use crate::sign::{check_nonce, Authorization};
 use crate::template;
-use crate::transport::RawResponse;
 use crate::verify::SERIAL;
 
 pub(crate) use encrypt::json_kind;
@@ -619,13 +618,6 @@ impl RequestBuilder {
         let pipeline = Arc::clone(&self.pipeline);
         self.execute(move |raw, path| classify(raw, &pipeline.verifier, path))
             .await
-    }
-
-    /// Signs and sends, and returns the answer unverified with the path it was signed
-    /// for: for callers that verify in their own way (the certificate download). Only
-    /// failures to connect are retried: the answer is not classified here.
-    pub(crate) async fn send_raw(self) -> Result<(RawResponse, String), Error> {
-        self.execute(|raw, path| Ok((raw, path.to_owned()))).await
     }
 }
 
