@@ -177,6 +177,8 @@ pub mod sign;
 mod template;
 mod transport;
 pub mod verify;
+#[cfg(feature = "apiv2")]
+pub mod v2;
 
 pub use certificates::PlatformCertificate;
 pub use chain::{normalize_segment, Chain};
