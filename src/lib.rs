@@ -176,9 +176,9 @@ pub mod sandbox;
 pub mod sign;
 mod template;
 mod transport;
-pub mod verify;
 #[cfg(feature = "apiv2")]
 pub mod v2;
+pub mod verify;
 
 pub use certificates::PlatformCertificate;
 pub use chain::{normalize_segment, Chain};

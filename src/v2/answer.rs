@@ -255,7 +255,7 @@ fn read_json_answer(body: &[u8]) -> Result<Result<Answer, Box<Apiv2Failure>>, Er
         return Err(Error::decode("the JSON answer is not an object", None));
     };
     let retcode = fields.get("retcode").cloned().unwrap_or(Value::Null);
-    if retcode == Value::from(0) {
+    if retcode.as_i64() == Some(0) {
         return Ok(Ok(Answer {
             fields,
             verified_with: None,

@@ -138,7 +138,8 @@ impl Endpoint {
     }
 }
 
-/// Every APIv2 endpoint of the catalog, sorted by path.
+/// Every APIv2 endpoint of the catalog, sorted by path, one per line.
+#[rustfmt::skip]
 pub static ENDPOINTS: &[Endpoint] = &[
     get("appauth/authindex").nonceless().unsigned().page().host("https://payapp.mch.weixin.qq.com/"),
     get("appauth/getaccesstoken").nonceless().unsigned().json(),
@@ -321,18 +322,32 @@ mod tests {
     fn the_table_is_sorted_and_complete() {
         assert_eq!(ENDPOINTS.len(), 136, "one row per catalog endpoint");
         for pair in ENDPOINTS.windows(2) {
-            assert!(pair[0].path < pair[1].path, "{} before {}", pair[0].path, pair[1].path);
+            assert!(
+                pair[0].path < pair[1].path,
+                "{} before {}",
+                pair[0].path,
+                pair[1].path
+            );
         }
     }
 
     #[test]
     fn both_sdks_lists_are_covered() {
         // wechatpay-axios-plugin NONCELESS
-        for path in ["papay/querycontract", "secapi/mch/addInstitutionsub", "pay/queryexchagerate"] {
+        for path in [
+            "papay/querycontract",
+            "secapi/mch/addInstitutionsub",
+            "pay/queryexchagerate",
+        ] {
             assert!(endpoint(path).nonceless, "{path}");
         }
         // wechatpay-php $noneSignatureRespond and axios SIGNLESS
-        for path in ["mmpaymkttransfers/sendredpack", "pay/downloadbill", "risk/getpublickey", "xdc/apiv2getsignkey/sign/getsignkey"] {
+        for path in [
+            "mmpaymkttransfers/sendredpack",
+            "pay/downloadbill",
+            "risk/getpublickey",
+            "xdc/apiv2getsignkey/sign/getsignkey",
+        ] {
             assert!(endpoint(path).unsigned_answer, "{path}");
         }
         assert!(!endpoint("pay/micropay").unsigned_answer);
@@ -346,7 +361,10 @@ mod tests {
         assert_eq!(normalize("/v2/pay/micropay/"), "pay/micropay");
         assert_eq!(normalize("v2/papay/entrustweb?a=1"), "papay/entrustweb");
         assert_eq!(endpoint("v2/pay/downloadbill").answer, AnswerFormat::Csv);
-        assert_eq!(endpoint("appauth/getaccesstoken").answer, AnswerFormat::Json);
+        assert_eq!(
+            endpoint("appauth/getaccesstoken").answer,
+            AnswerFormat::Json
+        );
         assert_eq!(endpoint("papay/entrustweb").method, Method::Get);
     }
 }

@@ -361,9 +361,13 @@ struct MapCollector {
 impl MapCollector {
     fn push<T: Serialize + ?Sized>(&mut self, name: String, value: &T) -> Result<(), SerError> {
         if self.fields.contains(&name) {
-            return Err(SerError::Message(format!("the field `{name}` appears twice")));
+            return Err(SerError::Message(format!(
+                "the field `{name}` appears twice"
+            )));
         }
-        if let Some(text) = field_text(value).map_err(|e| SerError::Message(format!("`{name}`: {e}")))? {
+        if let Some(text) =
+            field_text(value).map_err(|e| SerError::Message(format!("`{name}`: {e}")))?
+        {
             self.fields.entries.push((name, text));
         }
         Ok(())
@@ -380,9 +384,9 @@ impl ser::SerializeMap for MapCollector {
                 self.pending_key = Some(name);
                 Ok(())
             }
-            Scalar::Absent | Scalar::Compound => {
-                Err(SerError::Message("a field name must be a string or a number".into()))
-            }
+            Scalar::Absent | Scalar::Compound => Err(SerError::Message(
+                "a field name must be a string or a number".into(),
+            )),
         }
     }
 
@@ -490,7 +494,9 @@ impl ser::Serializer for ScalarSerializer {
             // Rust's `Display` writes 100.0 as `100` and 0.1 as `0.1`, as JavaScript does.
             Ok(Scalar::Text(v.to_string()))
         } else {
-            Err(SerError::Message(format!("{v} is not a number XML can carry")))
+            Err(SerError::Message(format!(
+                "{v} is not a number XML can carry"
+            )))
         }
     }
     fn serialize_char(self, v: char) -> Result<Scalar, SerError> {

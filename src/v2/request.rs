@@ -121,16 +121,33 @@ mod tests {
             Some("1900000109"),
         )
         .unwrap_err();
-        assert!(error.to_string().contains("\"mchid\": \"1900000109\""), "{error}");
+        assert!(
+            error.to_string().contains("\"mchid\": \"1900000109\""),
+            "{error}"
+        );
         let ok: Fields = [("mchid", "1900000109")].into_iter().collect();
-        assert!(sign_request(&endpoint("mmpaymkttransfers/promotion/transfers"), ok, &key(), Some("1900000109")).is_ok());
+        assert!(sign_request(
+            &endpoint("mmpaymkttransfers/promotion/transfers"),
+            ok,
+            &key(),
+            Some("1900000109")
+        )
+        .is_ok());
         let combined: Fields = [("combine_mch_id", "1900000109")].into_iter().collect();
-        assert!(sign_request(&endpoint("pay/combinedorder"), combined, &key(), Some("1900000109")).is_ok());
+        assert!(sign_request(
+            &endpoint("pay/combinedorder"),
+            combined,
+            &key(),
+            Some("1900000109")
+        )
+        .is_ok());
     }
 
     #[test]
     fn an_unknown_sign_type_is_refused() {
-        let fields: Fields = [("mch_id", "1"), ("sign_type", "SHA1")].into_iter().collect();
+        let fields: Fields = [("mch_id", "1"), ("sign_type", "SHA1")]
+            .into_iter()
+            .collect();
         let error = sign_request(&endpoint("pay/micropay"), fields, &key(), None).unwrap_err();
         assert!(error.to_string().contains("SHA1"));
     }

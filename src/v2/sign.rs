@@ -244,7 +244,9 @@ where
             .find(|(name, _)| *name == wanted)
             .map(|(_, v)| *v)
     };
-    let received = find("sign").filter(|s| !s.is_empty()).ok_or_else(bad_sign)?;
+    let received = find("sign")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(bad_sign)?;
     let sign_type = match find("sign_type").filter(|s| !s.is_empty()) {
         Some(named) => SignType::from_field(Some(named)).map_err(|_| bad_sign())?,
         None => SignType::of_sign(received),
@@ -333,7 +335,13 @@ mod tests {
 
     #[test]
     fn empty_values_and_sign_are_skipped_and_order_is_bytewise() {
-        let s = signing_string([("b", "2"), ("B", "1"), ("a_b", "3"), ("ab", ""), ("sign", "x")]);
+        let s = signing_string([
+            ("b", "2"),
+            ("B", "1"),
+            ("a_b", "3"),
+            ("ab", ""),
+            ("sign", "x"),
+        ]);
         assert_eq!(s, "B=1&a_b=3&b=2");
     }
 
@@ -349,14 +357,25 @@ mod tests {
         let key = Apiv2Key::new("exposed_your_key_here_have_risks").unwrap();
         assert!(verify([("a", "1")], &key).is_err());
         let md5 = sign([("a", "1")], &key, SignType::Md5);
-        assert_eq!(verify([("a", "1"), ("sign", &md5)], &key).unwrap(), SignType::Md5);
+        assert_eq!(
+            verify([("a", "1"), ("sign", &md5)], &key).unwrap(),
+            SignType::Md5
+        );
         let lower = md5.to_lowercase();
         assert!(verify([("a", "1"), ("sign", &lower)], &key).is_ok());
         assert!(verify([("a", "1"), ("sign_type", "SHA1"), ("sign", &md5)], &key).is_err());
         // `sign_type` is signed too, and names the algorithm.
-        let mac = sign([("a", "1"), ("sign_type", "HMAC-SHA256")], &key, SignType::HmacSha256);
+        let mac = sign(
+            [("a", "1"), ("sign_type", "HMAC-SHA256")],
+            &key,
+            SignType::HmacSha256,
+        );
         assert_eq!(
-            verify([("a", "1"), ("sign_type", "HMAC-SHA256"), ("sign", &mac)], &key).unwrap(),
+            verify(
+                [("a", "1"), ("sign_type", "HMAC-SHA256"), ("sign", &mac)],
+                &key
+            )
+            .unwrap(),
             SignType::HmacSha256
         );
     }

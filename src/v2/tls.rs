@@ -71,8 +71,7 @@ impl MerchantIdentity {
             return Err(Error::key("merchant certificate: no `CERTIFICATE` block"));
         }
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| Error::Key {
-            message: "merchant key: expected a `PRIVATE KEY` or `RSA PRIVATE KEY` PEM block"
-                .into(),
+            message: "merchant key: expected a `PRIVATE KEY` or `RSA PRIVATE KEY` PEM block".into(),
             source: Some(Box::new(e)),
         })?;
         let check = PrivateKey::from_pem(key_pem).map_err(|e| e.context("merchant key"))?;
@@ -111,8 +110,8 @@ impl MerchantIdentity {
     /// [`Error::Key`] if the password is wrong, the file is not PKCS#12, it holds no private
     /// key with its certificate, or the key is not RSA.
     pub fn from_pkcs12(p12: &[u8], password: &str) -> Result<MerchantIdentity, Error> {
-        let store = KeyStore::from_pkcs12(p12, password, Pkcs12ImportPolicy::Strict).map_err(
-            |e| {
+        let store =
+            KeyStore::from_pkcs12(p12, password, Pkcs12ImportPolicy::Strict).map_err(|e| {
                 let message = match e {
                     p12_keystore::error::Error::MacError(_) => {
                         "PKCS#12: the password is wrong (the platform's apiclient_cert.p12 uses \
@@ -129,8 +128,7 @@ impl MerchantIdentity {
                     message: message.into(),
                     source: Some(Box::new(e)),
                 }
-            },
-        )?;
+            })?;
         let Some((_, keychain)) = store.private_key_chain() else {
             return Err(Error::key(
                 "PKCS#12: the file holds no private key with its certificate",

@@ -14,6 +14,7 @@
 //! count). The result is a JSON object of strings; an element with child elements becomes a
 //! nested object, and a name that repeats becomes an array. Attributes are ignored.
 
+use quick_xml::errors::SyntaxError;
 use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 use serde_json::{Map, Value};
@@ -191,10 +192,18 @@ pub fn decode_with(xml: &[u8], limits: &XmlLimits) -> Result<Map<String, Value>,
     loop {
         let position = reader.buffer_position();
         let event = reader.read_event().map_err(|e| {
-            Error::decode(
-                format!("not well-formed XML at byte {position}"),
-                Some(Box::new(e)),
-            )
+            let message = match &e {
+                quick_xml::Error::Syntax(syntax)
+                    if !matches!(syntax, SyntaxError::InvalidBangMarkup) =>
+                {
+                    format!(
+                        "the document ends inside markup that starts at byte {position} \
+                         (truncated?)"
+                    )
+                }
+                _ => format!("not well-formed XML at byte {position}"),
+            };
+            Error::decode(message, Some(Box::new(e)))
         })?;
         match event {
             Event::Decl(_) if decoder.root.is_none() && decoder.stack.is_empty() => {}
@@ -209,11 +218,9 @@ pub fn decode_with(xml: &[u8], limits: &XmlLimits) -> Result<Map<String, Value>,
                      refused so that no entity is defined, expanded or fetched",
                 ));
             }
-            Event::PI(_) => {
-                return Err(fail(
-                    "the document has a processing instruction (<?…?>), which APIv2 answers never have",
-                ))
-            }
+            Event::PI(_) => return Err(fail(
+                "the document has a processing instruction (<?…?>), which APIv2 answers never have",
+            )),
             Event::Comment(_) => {}
             Event::Start(start) => {
                 let name = element_name(start.name().as_ref())?;
@@ -226,15 +233,21 @@ pub fn decode_with(xml: &[u8], limits: &XmlLimits) -> Result<Map<String, Value>,
             }
             Event::End(_) => decoder.close()?,
             Event::Text(text) => {
-                let text = text.xml10_content().map_err(|e| {
-                    Error::decode("the document is not UTF-8", Some(Box::new(e)))
-                })?;
+                let text = text
+                    .xml10_content()
+                    .map_err(|e| Error::decode("the document is not UTF-8", Some(Box::new(e))))?;
+                if text.contains("]]>") {
+                    // XML 1.0 §2.4; also what a CDATA section that was not split leaves behind.
+                    return Err(fail(format!(
+                        "not well-formed XML: `]]>` in text near byte {position}"
+                    )));
+                }
                 decoder.text(&text)?;
             }
             Event::CData(data) => {
-                let text = data.xml10_content().map_err(|e| {
-                    Error::decode("the document is not UTF-8", Some(Box::new(e)))
-                })?;
+                let text = data
+                    .xml10_content()
+                    .map_err(|e| Error::decode("the document is not UTF-8", Some(Box::new(e))))?;
                 decoder.text(&text)?;
             }
             Event::GeneralRef(reference) => {
