@@ -31,7 +31,7 @@ use crate::error::Error;
 /// use wechatpay::v2::MerchantIdentity;
 ///
 /// let from_pem = MerchantIdentity::from_pem_files(dir.join("merchant_cert.pem"), dir.join("merchant_key.pem"))?;
-/// let from_p12 = MerchantIdentity::from_pkcs12_file(dir.join("merchant_legacy.p12"), "1900000109")?;
+/// let from_p12 = MerchantIdentity::from_pkcs12_file(dir.join("merchant_legacy.p12"), "1900000001")?;
 /// assert_eq!(from_pem.serial(), from_p12.serial());
 /// assert!(!format!("{from_p12:?}").contains("PRIVATE"));
 ///
