@@ -587,6 +587,8 @@ fn secrets_never_print() {
         !debug.contains("张三") && !debug.contains(fields.get("sign").unwrap()),
         "{debug}"
     );
+    let params = paysign::jsapi(&key, "wx", "prepay", SignType::Md5).unwrap();
+    assert!(!format!("{params:?}").contains(&params.pay_sign));
     let error = Apiv2Key::new("exposed_your_key_here_have_risk").unwrap_err();
     assert!(!error.to_string().contains("exposed"), "{error}");
 }

@@ -10,6 +10,8 @@
 //! the algorithm the order was placed with (MD5 unless the order said HMAC-SHA256). The
 //! structs serialize with the field names the client SDKs expect.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
@@ -17,7 +19,7 @@ use super::sign::{nonce_str, sign};
 use super::{Apiv2Key, SignType};
 use crate::error::Error;
 
-/// JSAPI / mini-program parameters, with the JS field names.
+/// JSAPI / mini-program parameters, with the JS field names. `Debug` hides the sign.
 ///
 /// ```
 /// use wechatpay::v2::{paysign, Apiv2Key, SignType};
@@ -32,7 +34,7 @@ use crate::error::Error;
 /// assert_eq!(json["paySign"], params.pay_sign.as_str());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JsapiPayParams {
     /// The AppID the order was placed for.
     #[serde(rename = "appId")]
@@ -74,7 +76,7 @@ impl JsapiPayParams {
     }
 }
 
-/// APP parameters (`PayReq`), with the OpenSDK field names.
+/// APP parameters (`PayReq`), with the OpenSDK field names. `Debug` hides the sign.
 ///
 /// ```
 /// use wechatpay::v2::{paysign, Apiv2Key, SignType};
@@ -86,7 +88,7 @@ impl JsapiPayParams {
 /// assert!(params.verify(&key, SignType::Md5));
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppPayParams {
     /// The app's AppID.
     pub appid: String,
@@ -121,6 +123,33 @@ impl AppPayParams {
     pub fn verify(&self, key: &Apiv2Key, sign_type: SignType) -> bool {
         let expected = sign(self.signed_fields(), key, sign_type);
         bool::from(expected.as_bytes().ct_eq(self.sign.as_bytes()))
+    }
+}
+
+impl fmt::Debug for JsapiPayParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsapiPayParams")
+            .field("app_id", &self.app_id)
+            .field("time_stamp", &self.time_stamp)
+            .field("nonce_str", &self.nonce_str)
+            .field("package", &self.package)
+            .field("sign_type", &self.sign_type)
+            .field("pay_sign", &"..")
+            .finish()
+    }
+}
+
+impl fmt::Debug for AppPayParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppPayParams")
+            .field("appid", &self.appid)
+            .field("partnerid", &self.partnerid)
+            .field("prepayid", &self.prepayid)
+            .field("package", &self.package)
+            .field("noncestr", &self.noncestr)
+            .field("timestamp", &self.timestamp)
+            .field("sign", &"..")
+            .finish()
     }
 }
 
