@@ -212,6 +212,8 @@ pub mod sandbox;
 pub mod sign;
 mod template;
 pub mod transport;
+#[cfg(feature = "apiv2")]
+pub mod v2;
 pub mod verify;
 
 pub use chain::{normalize_segment, Chain};
