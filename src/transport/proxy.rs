@@ -142,6 +142,7 @@ impl Proxy {
     /// Sends these credentials to the proxy as HTTP basic authentication
     /// (`Proxy-Authorization`), replacing any from the URL or the environment. They are
     /// never printed.
+    #[must_use = "basic_auth returns the changed proxy"]
     pub fn basic_auth(self, user: &str, password: &str) -> Proxy {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         let auth = HeaderValue::from_str(&format!("Basic {token}"))
@@ -156,6 +157,7 @@ impl Proxy {
     /// Hosts that bypass the proxy, in `NO_PROXY` syntax: comma-separated host names
     /// (each also covering its subdomains), IP addresses, CIDR ranges, or `*`. Added to
     /// any list from the environment.
+    #[must_use = "no_proxy returns the changed proxy"]
     pub fn no_proxy(self, hosts: &str) -> Proxy {
         self.with(|rules| {
             let no = &mut rules.settings.no;
