@@ -162,6 +162,10 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::missing_errors_doc)]
 
+#[cfg(feature = "actix-web")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod blocking;
 pub mod certificates;
 mod chain;
