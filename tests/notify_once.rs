@@ -116,7 +116,9 @@ async fn burst_is_fulfilled_once(once: ExactlyOnce) {
         let (wxpay, shop, once, incoming) =
             (wxpay.clone(), shop.clone(), once.clone(), incoming.clone());
         runs.push(tokio::spawn(async move {
-            let notification = wxpay.notification(&incoming.headers, &incoming.body).unwrap();
+            let notification = wxpay
+                .notification(&incoming.headers, &incoming.body)
+                .unwrap();
             once.run(notification, |n| async move { shop.fulfil(n).await })
                 .await
                 .status()
@@ -128,7 +130,10 @@ async fn burst_is_fulfilled_once(once: ExactlyOnce) {
     }
     assert_eq!(shop.fulfilled(), 1);
     assert_eq!(shop.calls(), 1);
-    assert!(statuses.iter().all(|s| *s == 204 || *s == 503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 204 || *s == 503),
+        "{statuses:?}"
+    );
     assert!(statuses.contains(&204));
 }
 
@@ -158,7 +163,9 @@ async fn concurrent_deliveries_through_two_redis_stores_run_the_handler_once() {
         let once = ExactlyOnce::from_arc(stores[i % 2].clone());
         let (wxpay, shop, incoming) = (wxpay.clone(), shop.clone(), incoming.clone());
         runs.push(tokio::spawn(async move {
-            let notification = wxpay.notification(&incoming.headers, &incoming.body).unwrap();
+            let notification = wxpay
+                .notification(&incoming.headers, &incoming.body)
+                .unwrap();
             once.run(notification, |n| async move { shop.fulfil(n).await })
                 .await
                 .status()
@@ -181,7 +188,9 @@ async fn a_failed_handler_runs_again_on_the_next_delivery() {
     let incoming = payment("FAIL-1");
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let notification = wxpay.notification(&incoming.headers, &incoming.body).unwrap();
+        let notification = wxpay
+            .notification(&incoming.headers, &incoming.body)
+            .unwrap();
         let shop = shop.clone();
         let outcome = once
             .run(notification, |n| async move { shop.fulfil(n).await })
@@ -205,7 +214,9 @@ async fn an_expired_lease_lets_the_next_delivery_through() {
     let run = |shop: Arc<Shop>| {
         let (once, wxpay, incoming) = (once.clone(), wxpay.clone(), incoming.clone());
         async move {
-            let notification = wxpay.notification(&incoming.headers, &incoming.body).unwrap();
+            let notification = wxpay
+                .notification(&incoming.headers, &incoming.body)
+                .unwrap();
             once.run(notification, |n| async move { shop.fulfil(n).await })
                 .await
                 .status()
@@ -242,7 +253,9 @@ impl Dedup for Unreachable {
 async fn an_unreachable_store_answers_retryably_without_running_the_handler() {
     let wxpay = client();
     let incoming = payment("DOWN-1");
-    let notification = wxpay.notification(&incoming.headers, &incoming.body).unwrap();
+    let notification = wxpay
+        .notification(&incoming.headers, &incoming.body)
+        .unwrap();
     let shop = Shop::new();
     let outcome = ExactlyOnce::new(Unreachable)
         .run(notification, |n| async { shop.fulfil(n).await })
@@ -273,7 +286,9 @@ impl Dedup for FailsToRecord {
 async fn a_handled_notification_is_acknowledged_even_if_it_cannot_be_recorded() {
     let wxpay = client();
     let incoming = payment("UNRECORDED-1");
-    let notification = wxpay.notification(&incoming.headers, &incoming.body).unwrap();
+    let notification = wxpay
+        .notification(&incoming.headers, &incoming.body)
+        .unwrap();
     let shop = Shop::new();
     let outcome = ExactlyOnce::new(FailsToRecord(MemoryDedup::new()))
         .run(notification, |n| async { shop.fulfil(n).await })
