@@ -141,8 +141,8 @@ fn http_headers(request: &HttpRequest) -> HeaderMap {
 
 fn into_actix(response: http::Response<Vec<u8>>) -> HttpResponse {
     let (parts, body) = response.into_parts();
-    let status = ActixStatus::from_u16(parts.status.as_u16())
-        .unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
+    let status =
+        ActixStatus::from_u16(parts.status.as_u16()).unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
     let mut answer = HttpResponse::build(status);
     for (name, value) in &parts.headers {
         answer.append_header((name.as_str(), value.as_bytes()));

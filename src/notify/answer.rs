@@ -94,7 +94,11 @@ impl Nack {
 
 impl fmt::Display for Nack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "notification not handled ({}): {}", self.status, self.message)
+        write!(
+            f,
+            "notification not handled ({}): {}",
+            self.status, self.message
+        )
     }
 }
 

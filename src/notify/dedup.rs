@@ -1,22 +1,5 @@
-//! Exactly-once handling of notifications that the platform delivers more than once.
-//!
-//! The platform sends a notification again until it gets a 2xx: after a timeout, after a
-//! 5xx, sometimes to another instance behind the load balancer, sometimes while the first
-//! delivery is still being handled. [`ExactlyOnce::run`] claims the notification id in a
-//! [`Dedup`] store with a lease before the handler runs, marks it done after the handler
-//! succeeds and releases it if the handler fails:
-//!
-//! | the id is | the delivery | answer |
-//! |---|---|---|
-//! | unknown, or its lease expired | runs the handler | 204, or 500 if the handler fails (the id is released, so the next delivery runs it again) |
-//! | claimed by an unfinished delivery | does not run it | 503 (retryable: the platform delivers again) |
-//! | done | does not run it | 204 |
-//! | unknown because the store is unreachable | does not run it | 503 |
-//!
-//! A handler that hangs or whose process dies keeps the id only until the lease expires;
-//! then the next delivery runs it. Pick a lease longer than the handler ever needs: if it
-//! expires while the handler is still working, a second delivery can start the handler
-//! again (this is logged).
+//! Exactly-once handling of notifications that the platform delivers more than once:
+//! the [`Dedup`] store contract and [`ExactlyOnce`], which runs a handler through it.
 
 use std::fmt;
 use std::future::Future;
@@ -174,10 +157,7 @@ impl DedupError {
     }
 
     /// An error with a message and its cause.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl Into<BoxError>,
-    ) -> DedupError {
+    pub fn with_source(message: impl Into<String>, source: impl Into<BoxError>) -> DedupError {
         DedupError {
             message: message.into(),
             source: Some(source.into()),
@@ -201,7 +181,25 @@ impl std::error::Error for DedupError {
 
 /// Runs a notification handler at most once per notification id across every instance
 /// that shares the [`Dedup`] store, and at least once as long as the platform keeps
-/// delivering (see the [module docs](self) for the answers).
+/// delivering.
+///
+/// The platform sends a notification again until it gets a 2xx: after a timeout, after a
+/// 5xx, sometimes to another instance behind the load balancer, sometimes while the first
+/// delivery is still being handled. [`run`](ExactlyOnce::run) claims the notification id
+/// in the store with a lease before the handler runs, marks it done after the handler
+/// succeeds and releases it if the handler fails:
+///
+/// | the id is | the delivery | answer |
+/// |---|---|---|
+/// | unknown, or its lease expired | runs the handler | 204, or 500 if the handler fails (the id is released, so the next delivery runs it again) |
+/// | claimed by an unfinished delivery | does not run it | 503 (retryable: the platform delivers again) |
+/// | done | does not run it | 204 |
+/// | unknown because the store is unreachable | does not run it | 503 |
+///
+/// A handler that hangs or whose process dies keeps the id only until the lease expires;
+/// then the next delivery runs it. Pick a lease longer than the handler ever needs: if it
+/// expires while the handler is still working, a second delivery can start the handler
+/// again (this is logged).
 ///
 /// Cheap to clone (the store is behind an `Arc`): keep one in the web framework's state.
 /// Framework-free; the `axum` and `actix-web` extractors hand it their verified
@@ -211,7 +209,14 @@ impl std::error::Error for DedupError {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), wechatpay::Error> {
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use wechatpay::notify::{ExactlyOnce, MemoryDedup, Outcome};
+/// use wechatpay::notify::{ExactlyOnce, MemoryDedup, Notification};
+///
+/// // The business side effect (here: counting).
+/// async fn fulfil(n: Notification, fulfilled: &AtomicUsize) -> Result<(), std::io::Error> {
+///     assert_eq!(n.resource["out_trade_no"], "1217752501201407033233368018");
+///     fulfilled.fetch_add(1, Ordering::SeqCst);
+///     Ok(())
+/// }
 ///
 /// let wxpay = wechatpay::sandbox::offline_client()?;
 /// let once = ExactlyOnce::new(MemoryDedup::new());
@@ -223,13 +228,7 @@ impl std::error::Error for DedupError {
 /// // The platform delivers it twice; the handler runs once.
 /// for _ in 0..2 {
 ///     let notification = wxpay.notification(&incoming.headers, &incoming.body)?;
-///     let outcome = once
-///         .run(notification, |n| async {
-///             let _order = n.resource["out_trade_no"].as_str();
-///             fulfilled.fetch_add(1, Ordering::SeqCst);
-///             Ok::<(), std::io::Error>(())
-///         })
-///         .await;
+///     let outcome = once.run(notification, |n| fulfil(n, &fulfilled)).await;
 ///     assert_eq!(outcome.into_response().status(), 204);
 /// }
 /// assert_eq!(fulfilled.load(Ordering::SeqCst), 1);
@@ -369,7 +368,12 @@ impl<E> Outcome<E> {
         matches!(self, Outcome::Handled | Outcome::AlreadyHandled)
     }
 
-    /// The answer: [`Ack`] when handled, else a [`Nack`].
+    /// The answer as a value.
+    ///
+    /// # Errors
+    ///
+    /// The [`Nack`] (503 while another delivery works on it or the store is down, 500
+    /// after a handler failure) when the notification was not handled.
     pub fn answer(&self) -> Result<Ack, Nack> {
         match self {
             Outcome::Handled | Outcome::AlreadyHandled => Ok(Ack),

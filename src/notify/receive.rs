@@ -68,7 +68,8 @@ impl Default for NotificationLimit {
 pub struct Rejection {
     status: StatusCode,
     message: &'static str,
-    error: Option<Error>,
+    // Boxed: the Err side of every extraction stays small.
+    error: Option<Box<Error>>,
 }
 
 impl Rejection {
@@ -99,7 +100,7 @@ impl Rejection {
         Rejection {
             status,
             message,
-            error: Some(error),
+            error: Some(Box::new(error)),
         }
     }
 
@@ -147,7 +148,7 @@ impl Rejection {
 
     /// The verification or decoding error behind the rejection, if there was one.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// The answer as a [`Nack`].
@@ -174,7 +175,7 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.error
-            .as_ref()
+            .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, Script, SetExpiry, SetOptions, ExistenceCheck};
+use ::redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 
 use super::dedup::{Claim, Completion, Dedup, DedupError, DedupFuture, Lease, DEFAULT_DONE_TTL};
 
@@ -181,7 +181,9 @@ fn lease_value(lease: &Lease) -> String {
 
 /// Whole milliseconds, at least 1 (`PX 0` is an error).
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl fmt::Debug for RedisDedup {

@@ -187,7 +187,10 @@ pub async fn redis_url(test: &str) -> Option<String> {
             let cause = std::error::Error::source(&error)
                 .map(|source| format!(": {source}"))
                 .unwrap_or_default();
-            skip(test, &format!("no Redis reachable at REDIS_URL: {error}{cause}"));
+            skip(
+                test,
+                &format!("no Redis reachable at REDIS_URL: {error}{cause}"),
+            );
             None
         }
     }
