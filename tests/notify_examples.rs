@@ -223,3 +223,33 @@ async fn the_actix_example_fulfils_each_payment_once() {
     )
     .await;
 }
+
+/// The README's "Receiving notifications" Rust blocks are verbatim excerpts of the two
+/// examples tested above.
+#[test]
+fn the_readme_shows_the_tested_examples() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect("readable");
+    let readme = read("README.md");
+    let examples = [
+        read("examples/axum_notify.rs"),
+        read("examples/actix_notify.rs"),
+    ];
+    let section = readme
+        .split("\n## Receiving notifications\n")
+        .nth(1)
+        .expect("the README has a \"Receiving notifications\" section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let blocks: Vec<&str> = section
+        .split("```rust\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 4, "the section shows both examples");
+    for block in blocks {
+        assert!(
+            examples.iter().any(|example| example.contains(block)),
+            "this README block is not in examples/axum_notify.rs or examples/actix_notify.rs:\n{block}"
+        );
+    }
+}
