@@ -104,7 +104,10 @@ async fn redis_store_keeps_the_contract() {
         .done_ttl(done_ttl);
     // The connection (whose URL may carry a password) is not shown.
     let shown = format!("{store:?}");
-    assert!(!shown.contains("redis://") && !shown.contains("127.0.0.1"), "{shown}");
+    assert!(
+        !shown.contains("redis://") && !shown.contains("127.0.0.1"),
+        "{shown}"
+    );
     check_contract(&store, done_ttl).await;
 }
 
