@@ -191,6 +191,10 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::missing_errors_doc)]
 
+#[cfg(feature = "actix-web")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod bill;
 pub mod blocking;
 pub mod catalog;

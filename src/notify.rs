@@ -33,6 +33,29 @@
 //! assert_eq!(answer.status(), 204);
 //! # Ok(()) }
 //! ```
+//!
+//! Exactly-once handling across redeliveries and instances: [`ExactlyOnce`] over a [`Dedup`]
+//! store ([`MemoryDedup`], or `RedisDedup` with the `redis` feature). Extractors for web
+//! frameworks: `wechatpay::axum` and `wechatpay::actix` (features `axum`, `actix-web`).
+
+mod answer;
+mod dedup;
+mod memory;
+mod receive;
+#[cfg(feature = "redis")]
+mod redis;
+
+pub use answer::{Ack, Nack};
+pub use dedup::{
+    Claim, Completion, Dedup, DedupError, DedupFuture, ExactlyOnce, Lease, Outcome,
+    DEFAULT_DONE_TTL, DEFAULT_LEASE,
+};
+pub use memory::MemoryDedup;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+pub(crate) use receive::declared_too_large;
+pub use receive::{receive, NotificationLimit, Rejection, DEFAULT_NOTIFICATION_LIMIT};
+#[cfg(feature = "redis")]
+pub use redis::{RedisDedup, DEFAULT_REDIS_PREFIX};
 
 use std::fmt;
 
