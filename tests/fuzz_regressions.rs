@@ -24,7 +24,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn check_of(target: &str) -> fn(&[u8]) {
+fn check_of(target: &str) -> harness::Check {
     harness::TARGETS
         .iter()
         .find(|(name, _)| *name == target)
