@@ -1,0 +1,1293 @@
+//! The checks behind the fuzz targets: one public function per target, taking the raw
+//! input bytes.
+//!
+//! The fuzz targets (`fuzz/fuzz_targets/<name>.rs`) hand libFuzzer's inputs to these
+//! functions; the main package's `tests/fuzz_regressions.rs` includes this very file and
+//! replays the saved inputs (`tests/fixtures/fuzz/<name>/`) and the seed corpora
+//! (`fuzz/corpus/<name>/`) through them on stable Rust. A function returns for an input
+//! handled correctly (accepted or refused) and panics for a bug: a panic inside the
+//! library, or a property that does not hold.
+//!
+//! Input formats, chosen so that seeds can be real inputs written by hand or by
+//! `fuzz/examples/make_corpus.rs`:
+//!
+//! - `uri_template`, `request_path`: the template text, a NUL byte, then the variables: a
+//!   JSON object, or else bytes from which `arbitrary` derives a value per variable.
+//! - `keys`, `authorization`, `oaep`: the bytes as they come (PEM text or DER; a header
+//!   value; base64 text).
+//! - `verify_response`, `notification`: an HTTP message without start line: `Name: value`
+//!   lines, an empty line (`\n\n`), then the body bytes exactly.
+//! - `aead`: `associated_data \n nonce \n ciphertext`.
+//! - `verify_tamper`, `notification_structured`: bytes from which `arbitrary` derives a
+//!   structured case (no seeds needed: the valid answers they mutate are built inside).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use arbitrary::{Arbitrary, Unstructured};
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{json, Map, Value};
+use wechatpay::sandbox::{self, NotificationBuilder};
+use wechatpay::sign::Authorization;
+use wechatpay::verify::{self, Verifier};
+
+// The platform's signature headers, spelled as on the wire.
+const HEADER_TIMESTAMP: &str = "Wechatpay-Timestamp";
+const HEADER_NONCE: &str = "Wechatpay-Nonce";
+const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
+const HEADER_SERIAL: &str = "Wechatpay-Serial";
+use wechatpay::{Apiv3Key, Certificate, PrivateKey, PublicKey, UriTemplate, Wechatpay};
+
+/// A target's check: returns for a correctly handled input, panics for a bug.
+pub type Check = fn(&[u8]);
+
+/// Every target by name, in the order `fuzz/run.sh` runs them.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("uri_template", uri_template),
+    ("request_path", request_path),
+    ("keys", keys),
+    ("verify_response", verify_response),
+    ("verify_tamper", verify_tamper),
+    ("notification", notification),
+    ("notification_structured", notification_structured),
+    ("authorization", authorization),
+    ("aead", aead),
+    ("oaep", oaep),
+];
+
+/// The instant every signed seed and every fixed clock uses (2023-11-14T22:13:20Z): the
+/// seeds stay valid forever and a crash replays the same way on any day.
+pub const FIXED_UNIX: i64 = 1_700_000_000;
+
+/// [`FIXED_UNIX`] as a `SystemTime`.
+pub fn fixed_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(FIXED_UNIX.unsigned_abs())
+}
+
+/// The longest body a structured case signs itself (an RSA signature per input is the
+/// slow part; longer bodies add nothing but hashing).
+const MAX_SIGNED_BODY: usize = 4096;
+/// Deeper JSON values become `null`: serde_json refuses to parse past 128 levels.
+const MAX_DEPTH: usize = 32;
+
+// ---------------------------------------------------------------------------------------
+// Shared fixtures: the sandbox keys and clients, parsed once per process.
+
+struct Fixtures {
+    merchant: PrivateKey,
+    platform: PrivateKey,
+    pubkey: PrivateKey,
+    /// Trusts the platform certificate key and the public key id, at [`FIXED_UNIX`].
+    verifier: Verifier,
+    /// The sandbox credentials (both platform keys trusted) with its clock at [`FIXED_UNIX`].
+    fixed_client: Wechatpay,
+    /// `sandbox::offline_client()`, as a merchant's code would have it.
+    offline_client: Wechatpay,
+    apiv3: Apiv3Key,
+}
+
+fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let merchant =
+            PrivateKey::from_pem(sandbox::MERCHANT_PRIVATE_KEY_PEM).expect("merchant key");
+        let platform =
+            PrivateKey::from_pem(sandbox::PLATFORM_PRIVATE_KEY_PEM).expect("platform key");
+        let pubkey =
+            PrivateKey::from_pem(sandbox::PUBLIC_KEY_PRIVATE_PEM).expect("public-key-id key");
+        let verifier = Verifier::new()
+            .with_key(sandbox::PLATFORM_SERIAL, platform.public_key().clone())
+            .and_then(|v| v.with_key(sandbox::PUBLIC_KEY_ID, pubkey.public_key().clone()))
+            .expect("trust store")
+            .with_clock(fixed_time);
+        let fixed_client = Wechatpay::builder()
+            .mchid(sandbox::MERCHANT_ID)
+            .serial(sandbox::MERCHANT_SERIAL)
+            .private_key(merchant.clone())
+            .platform_key(sandbox::PLATFORM_SERIAL, platform.public_key().clone())
+            .platform_key(sandbox::PUBLIC_KEY_ID, pubkey.public_key().clone())
+            .apiv3_key(sandbox::APIV3_KEY)
+            .clock(fixed_time)
+            .build()
+            .expect("fixed-clock client");
+        Fixtures {
+            merchant,
+            platform,
+            pubkey,
+            verifier,
+            fixed_client,
+            offline_client: sandbox::offline_client().expect("offline client"),
+            apiv3: Apiv3Key::new(sandbox::APIV3_KEY).expect("APIv3 key"),
+        }
+    })
+}
+
+/// The sandbox private key behind a trusted id, if it is one.
+fn signer_for(serial: &str) -> Option<&'static PrivateKey> {
+    let f = fixtures();
+    match normalize_serial(serial.as_bytes()).as_slice() {
+        s if s == sandbox::PLATFORM_SERIAL.as_bytes() => Some(&f.platform),
+        s if s == sandbox::PUBLIC_KEY_ID.as_bytes() => Some(&f.pubkey),
+        _ => None,
+    }
+}
+
+/// A serial as the verifier compares it: trimmed, hex uppercased, public key ids verbatim.
+fn normalize_serial(serial: &[u8]) -> Vec<u8> {
+    let serial = serial.trim_ascii();
+    if serial.starts_with(b"PUB_KEY_ID_") {
+        serial.to_vec()
+    } else {
+        serial.to_ascii_uppercase()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// Input helpers.
+
+/// Splits an HTTP message without start line: `Name: value` lines, `\n\n`, body. Lines
+/// that are not a valid header are skipped; repeated names are all kept (in order).
+pub fn split_message(data: &[u8]) -> (HeaderMap, &[u8]) {
+    let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
+        Some(i) => (&data[..i], &data[i + 2..]),
+        None => (data, &data[data.len()..]),
+    };
+    let mut headers = HeaderMap::new();
+    for line in head.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = HeaderName::from_bytes(line[..colon].trim_ascii());
+        let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    (headers, body)
+}
+
+/// Writes headers and body in the format [`split_message`] reads.
+pub fn join_message(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
+/// A JSON value derived by `arbitrary`.
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FuzzValue {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A negative or positive integer.
+    Int(i64),
+    /// A large positive integer.
+    Uint(u64),
+    /// A float (`NaN` and infinities become `null`).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A list.
+    List(Vec<FuzzValue>),
+    /// An object (later duplicate keys win).
+    Object(Vec<(String, FuzzValue)>),
+}
+
+impl FuzzValue {
+    /// The JSON value, nesting capped at [`MAX_DEPTH`].
+    pub fn to_json(&self) -> Value {
+        self.to_json_at(0)
+    }
+
+    fn to_json_at(&self, depth: usize) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Null;
+        }
+        match self {
+            FuzzValue::Null => Value::Null,
+            FuzzValue::Bool(b) => Value::Bool(*b),
+            FuzzValue::Int(i) => Value::from(*i),
+            FuzzValue::Uint(u) => Value::from(*u),
+            FuzzValue::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
+            FuzzValue::Str(s) => Value::String(s.clone()),
+            FuzzValue::List(items) => {
+                Value::Array(items.iter().map(|v| v.to_json_at(depth + 1)).collect())
+            }
+            FuzzValue::Object(pairs) => Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json_at(depth + 1)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Splits `template NUL variables`. The variables are a JSON object if they parse as one;
+/// otherwise `arbitrary` derives, for each variable of the template, a value or its
+/// absence, then a few extra variables. Without a NUL every variable is `"v"`.
+fn template_case(data: &[u8]) -> (String, Option<&[u8]>) {
+    match data.iter().position(|&b| b == 0) {
+        Some(nul) => (
+            String::from_utf8_lossy(&data[..nul]).into_owned(),
+            Some(&data[nul + 1..]),
+        ),
+        None => (String::from_utf8_lossy(data).into_owned(), None),
+    }
+}
+
+fn template_vars(template: &UriTemplate, rest: Option<&[u8]>) -> Map<String, Value> {
+    let Some(rest) = rest else {
+        return template
+            .variables()
+            .map(|name| (name.to_owned(), Value::from("v")))
+            .collect();
+    };
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(rest) {
+        return map;
+    }
+    let mut u = Unstructured::new(rest);
+    let mut vars = Map::new();
+    for name in template.variables() {
+        if let Ok(Some(value)) = u.arbitrary::<Option<FuzzValue>>() {
+            vars.insert(name.to_owned(), value.to_json());
+        }
+    }
+    if let Ok(extra) = u.arbitrary::<Vec<(String, FuzzValue)>>() {
+        for (name, value) in extra {
+            vars.entry(name).or_insert_with(|| value.to_json());
+        }
+    }
+    vars
+}
+
+// ---------------------------------------------------------------------------------------
+// uri_template and request_path
+
+/// The same value with every string made harmless (`"x"`, or `""` for an empty one) and
+/// every object key renamed, keeping its shape: what the expansion's structure must not
+/// depend on.
+fn shadow(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.is_empty() => Value::from(""),
+        Value::String(_) => Value::from("x"),
+        Value::Array(items) => Value::Array(items.iter().map(shadow).collect()),
+        Value::Object(map) => Value::Object(
+            map.values()
+                .enumerate()
+                .map(|(i, v)| (format!("k{i}"), shadow(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn shadow_map(vars: &Map<String, Value>) -> Map<String, Value> {
+    vars.iter().map(|(k, v)| (k.clone(), shadow(v))).collect()
+}
+
+/// The bytes that decide where a URI's segments, query and fragment begin.
+fn structure(uri: &str) -> Vec<u8> {
+    uri.bytes()
+        .filter(|b| matches!(b, b'/' | b'?' | b'#'))
+        .collect()
+}
+
+/// Whether the template has a `{+..}` or `{#..}` expression, whose values may carry
+/// reserved characters (`/`, `?`, `#`) by RFC 6570's definition.
+fn passes_reserved(template: &str) -> bool {
+    template.contains("{+") || template.contains("{#")
+}
+
+/// Every byte is an RFC 3986 unreserved or reserved character, or part of a `%XX`.
+fn assert_uri_chars(expanded: &str, template: &str) {
+    let bytes = expanded.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            assert!(
+                i + 2 < bytes.len()
+                    && bytes[i + 1].is_ascii_hexdigit()
+                    && bytes[i + 2].is_ascii_hexdigit(),
+                "expansion {expanded:?} of {template:?} has a bare `%` at {i}"
+            );
+            i += 3;
+            continue;
+        }
+        assert!(
+            b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b),
+            "expansion {expanded:?} of {template:?} has byte {b:#04x}, not allowed in a URI"
+        );
+        i += 1;
+    }
+}
+
+/// `UriTemplate::parse` and `expand` over any text and variables. Properties: no panic;
+/// the output holds only URI characters; a value can change neither the number of `/`
+/// nor add a `?` or `#` (outside `{+..}` and `{#..}`, which pass them by definition):
+/// the expansion with the real values and with harmless values of the same shape have
+/// the same `/ ? #` skeleton, and succeed or fail together.
+pub fn uri_template(data: &[u8]) {
+    let (text, rest) = template_case(data);
+    let Ok(template) = UriTemplate::parse(&text) else {
+        return;
+    };
+    assert_eq!(template.as_str(), text);
+    assert_eq!(
+        UriTemplate::parse(template.as_str()).ok().as_ref(),
+        Some(&template)
+    );
+    let vars = template_vars(&template, rest);
+    let real = template.expand(&vars);
+    let harmless = template.expand(&shadow_map(&vars));
+    if let Err(e) = &real {
+        let _ = (e.to_string(), format!("{e:?}"));
+    }
+    assert_eq!(
+        real.is_ok(),
+        harmless.is_ok(),
+        "{text:?} with {vars:?}: {real:?} but harmless values give {harmless:?}"
+    );
+    let (Ok(real), Ok(harmless)) = (real, harmless) else {
+        return;
+    };
+    assert_uri_chars(&real, &text);
+    if !passes_reserved(&text) {
+        assert_eq!(
+            structure(&real),
+            structure(&harmless),
+            "the values {vars:?} changed the structure of {text:?}: {real:?} vs {harmless:?}"
+        );
+    }
+}
+
+/// A chain named by any template text, built (expanded and signed, not sent) with any
+/// params. Properties: no panic; a template that does not parse never builds; the built
+/// request's path and query keep the skeleton (`/`, `?`, `#`) the template gives with
+/// harmless values, so a value never adds a segment, a query or a fragment; and the
+/// `Authorization` signature verifies over the target actually on the wire.
+pub fn request_path(data: &[u8]) {
+    let (text, rest) = template_case(data);
+    let client = &fixtures().offline_client;
+    let chain = client.chain(&text);
+    let template_text = chain.template().to_owned();
+    let Ok(template) = UriTemplate::parse(&template_text) else {
+        assert!(
+            chain.get().timestamp(1).nonce("n").build().is_err(),
+            "{template_text:?} does not parse but built"
+        );
+        return;
+    };
+    let vars = template_vars(&template, rest);
+    let built = chain
+        .get()
+        .params(Value::Object(vars.clone()))
+        .timestamp(FIXED_UNIX.unsigned_abs())
+        .nonce("fuzz0nce")
+        .build();
+    let request = match built {
+        Ok(request) => request,
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+            return;
+        }
+    };
+    let expanded = template
+        .expand(&vars)
+        .expect("a request built, so plain expansion succeeds");
+    let harmless = template
+        .expand(&shadow_map(&vars))
+        .expect("harmless values of the same shape expand");
+    let wire = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+
+    if !passes_reserved(&template_text) {
+        // The fragment never goes on the wire: compare up to it.
+        let harmless_sent = harmless.split('#').next().unwrap_or_default();
+        assert_eq!(
+            structure(&wire),
+            structure(&format!("/{harmless_sent}")),
+            "the values {vars:?} changed the structure of {template_text:?}: {wire:?}"
+        );
+    }
+    assert_signed_target(&request, &wire, &template_text, &expanded);
+}
+
+fn assert_signed_target(
+    request: &http::Request<Vec<u8>>,
+    wire: &str,
+    template: &str,
+    expanded: &str,
+) {
+    let header = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a built request carries Authorization");
+    let auth = Authorization::parse(header).expect("our own Authorization parses");
+    let signature = unb64(&auth.signature).expect("the signature is base64");
+    let message = wechatpay::sign::message(
+        request.method().as_str(),
+        wire,
+        auth.timestamp,
+        &auth.nonce_str,
+        request.body(),
+    );
+    if known_pending::fragment_in_signed_target(expanded) {
+        return;
+    }
+    assert!(
+        fixtures().merchant.public_key().verify(&message, &signature),
+        "the signature of {template:?} (expanded {expanded:?}) does not cover the target on the wire {wire:?}"
+    );
+}
+
+/// Findings whose fix belongs to code being reshaped elsewhere: the property is skipped for
+/// exactly these inputs so that fuzzing can go on past them, and each has an `#[ignore]`d
+/// test in `tests/fuzz_regressions.rs` that replays it with [`enforce_pending`] on and
+/// fails until the fix lands (then delete the skip here).
+pub mod known_pending {
+    use std::cell::Cell;
+
+    thread_local! {
+        static ENFORCE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Checks the pending properties too, on this thread (for the ignored regression tests).
+    pub fn enforce_pending() {
+        ENFORCE.with(|e| e.set(true));
+    }
+
+    fn skip(matches: bool) -> bool {
+        matches && !ENFORCE.with(Cell::get)
+    }
+
+    /// A `#` in the expanded target (a literal `#`, `{#..}`, or a `{+..}` value holding
+    /// `#`): `http::Uri` drops the fragment from the request, but the signature covered it.
+    pub(super) fn fragment_in_signed_target(expanded: &str) -> bool {
+        skip(expanded.contains('#'))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// keys
+
+/// Every key and certificate loader over the same bytes, as PEM text and as DER. For what
+/// loads: no panic in its accessors; `to_pem` reloads to the same DER; a private key signs
+/// what its public half verifies; `Debug` shows no key material.
+pub fn keys(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(key) = PrivateKey::from_pem(&text) {
+        check_private(&key);
+    }
+    if let Ok(key) = PrivateKey::from_pkcs8_der(data) {
+        check_private(&key);
+    }
+    if let Ok(key) = PublicKey::from_pem(&text) {
+        check_public(&key);
+    }
+    if let Ok(key) = PublicKey::from_spki_der(data) {
+        check_public(&key);
+    }
+    if let Ok(key) = PublicKey::from_pkcs1_der(data) {
+        check_public(&key);
+    }
+    if let Ok(cert) = Certificate::from_pem(&text) {
+        check_certificate(&cert);
+    }
+    if let Ok(cert) = Certificate::from_der(data) {
+        assert_eq!(cert.der(), data);
+        check_certificate(&cert);
+    }
+    for result in [
+        PrivateKey::from_pem(&text).map(drop),
+        PublicKey::from_pem(&text).map(drop),
+        Certificate::from_pem(&text).map(drop),
+        PublicKey::from_spki_der(data).map(drop),
+        Certificate::from_der(data).map(drop),
+    ] {
+        if let Err(e) = result {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+}
+
+fn check_private(key: &PrivateKey) {
+    let debug = format!("{key:?}");
+    assert!(
+        !debug.contains("PRIVATE") && !debug.contains("MII"),
+        "{debug}"
+    );
+    let _ = key.bits();
+    let message = b"GET\n/v3/certificates\n1700000000\nfuzz\n\n";
+    let signature = key.sign(message).expect("a loaded key signs");
+    let raw = unb64(&signature).expect("signatures are base64");
+    assert!(
+        key.public_key().verify(message, &raw),
+        "a key's own signature does not verify"
+    );
+    check_public(key.public_key());
+}
+
+fn check_public(key: &PublicKey) {
+    let _ = (key.bits(), key.fingerprint(), format!("{key:?}"));
+    let reloaded = PublicKey::from_pem(&key.to_pem()).expect("to_pem reloads");
+    assert_eq!(reloaded.spki_der(), key.spki_der());
+    let again = PublicKey::from_spki_der(key.spki_der()).expect("spki_der reloads");
+    assert_eq!(again.fingerprint(), key.fingerprint());
+    assert!(!key.verify(b"m", &[0u8; 256]));
+}
+
+fn check_certificate(cert: &Certificate) {
+    let _ = (
+        cert.serial(),
+        cert.subject(),
+        cert.not_before(),
+        cert.not_after(),
+        cert.is_valid_at(SystemTime::UNIX_EPOCH),
+        cert.is_valid_at(fixed_time()),
+        format!("{cert:?}"),
+    );
+    let reloaded = Certificate::from_pem(&cert.to_pem()).expect("to_pem reloads");
+    assert_eq!(reloaded.der(), cert.der());
+    assert_eq!(reloaded.serial(), cert.serial());
+    check_public(cert.public_key());
+}
+
+// ---------------------------------------------------------------------------------------
+// verify_response and verify_tamper
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// For an input the verifier accepted: its signature is exactly the one the trusted
+/// sandbox key makes over `TIMESTAMP\nNONCE\nBODY\n` of these very headers and body
+/// (RSA PKCS#1 v1.5 is deterministic), so nothing else than what was signed gets in.
+fn assert_really_signed(headers: &HeaderMap, body: &[u8]) {
+    let get = |name| header_str(headers, name).expect("accepted, so the header is there");
+    let (timestamp, nonce, signature, serial) = (
+        get(HEADER_TIMESTAMP),
+        get(HEADER_NONCE),
+        get(HEADER_SIGNATURE),
+        get(HEADER_SERIAL),
+    );
+    let signer = signer_for(serial).expect("accepted, so the serial is a trusted one");
+    let expected = signer
+        .sign(&verify::message(timestamp, nonce, body))
+        .expect("the sandbox key signs");
+    assert_eq!(
+        unb64(&expected),
+        unb64(signature),
+        "accepted a signature the key did not make over this message"
+    );
+}
+
+/// `Verifier::verify_at` (trusting both sandbox platform keys, at [`FIXED_UNIX`]) over any
+/// headers and body. Properties: no panic; whatever is accepted carries exactly the
+/// trusted key's signature over its own timestamp, nonce and body.
+pub fn verify_response(data: &[u8]) {
+    let (headers, body) = split_message(data);
+    let f = fixtures();
+    match f.verifier.verify_at(&headers, body, fixed_time()) {
+        Ok(()) => assert_really_signed(&headers, body),
+        Err(failure) => {
+            let _ = (failure.to_string(), format!("{failure:?}"));
+        }
+    }
+}
+
+/// A signed answer as its parts, each editable as bytes.
+#[derive(Debug, Clone, PartialEq)]
+struct SignedParts {
+    timestamp: Vec<u8>,
+    nonce: Vec<u8>,
+    signature: Vec<u8>,
+    serial: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl SignedParts {
+    fn sign(key: &PrivateKey, serial: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Self {
+        let timestamp = timestamp.to_string();
+        let signature = key
+            .sign(&verify::message(&timestamp, nonce, body))
+            .expect("the sandbox key signs");
+        SignedParts {
+            timestamp: timestamp.into_bytes(),
+            nonce: nonce.as_bytes().to_vec(),
+            signature: signature.into_bytes(),
+            serial: serial.as_bytes().to_vec(),
+            body: body.to_vec(),
+        }
+    }
+
+    /// The four headers, or `None` if an edited value cannot be a header value at all
+    /// (no HTTP peer could have sent it).
+    fn headers(&self) -> Option<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (HEADER_TIMESTAMP, &self.timestamp),
+            (HEADER_NONCE, &self.nonce),
+            (HEADER_SIGNATURE, &self.signature),
+            (HEADER_SERIAL, &self.serial),
+        ] {
+            headers.insert(name, HeaderValue::from_bytes(value).ok()?);
+        }
+        Some(headers)
+    }
+
+    fn field(&mut self, field: Field) -> &mut Vec<u8> {
+        match field {
+            Field::Body => &mut self.body,
+            Field::Timestamp => &mut self.timestamp,
+            Field::Nonce => &mut self.nonce,
+            Field::Signature => &mut self.signature,
+            Field::Serial => &mut self.serial,
+        }
+    }
+
+    /// Whether `self` says the same as `original` to a verifier: the same body, the same
+    /// header values up to surrounding blanks (HTTP drops them), the same serial up to case.
+    fn same_as(&self, original: &SignedParts) -> bool {
+        self.body == original.body
+            && self.timestamp.trim_ascii() == original.timestamp.trim_ascii()
+            && self.nonce.trim_ascii() == original.nonce.trim_ascii()
+            && self.signature.trim_ascii() == original.signature.trim_ascii()
+            && normalize_serial(&self.serial) == normalize_serial(&original.serial)
+    }
+}
+
+/// Which part of a signed answer an edit changes.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Field {
+    Body,
+    Timestamp,
+    Nonce,
+    Signature,
+    Serial,
+}
+
+/// One change to a byte string; positions wrap around its length.
+#[derive(Arbitrary, Debug, Clone)]
+enum EditOp {
+    Set { at: u16, byte: u8 },
+    Flip { at: u16, mask: u8 },
+    Insert { at: u16, byte: u8 },
+    Remove { at: u16 },
+    Truncate { len: u16 },
+    Append(Vec<u8>),
+    Swap { a: u16, b: u16 },
+}
+
+impl EditOp {
+    fn apply(&self, bytes: &mut Vec<u8>) {
+        let len = bytes.len();
+        let pos = |at: u16| usize::from(at) % len.max(1);
+        match *self {
+            EditOp::Set { at, byte } if len > 0 => bytes[pos(at)] = byte,
+            EditOp::Flip { at, mask } if len > 0 => bytes[pos(at)] ^= mask,
+            EditOp::Insert { at, byte } => bytes.insert(usize::from(at) % (len + 1), byte),
+            EditOp::Remove { at } if len > 0 => {
+                bytes.remove(pos(at));
+            }
+            EditOp::Truncate { len: keep } => bytes.truncate(usize::from(keep)),
+            EditOp::Append(ref tail) => bytes.extend_from_slice(tail),
+            EditOp::Swap { a, b } if len > 0 => bytes.swap(pos(a), pos(b)),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+struct Edit {
+    field: Field,
+    op: EditOp,
+}
+
+/// The answer a tamper case starts from.
+#[derive(Arbitrary, Debug)]
+enum BaseAnswer {
+    /// One of a few answers signed once per process.
+    Stock(u8),
+    /// An answer signed for this case (slower: one RSA signature).
+    Fresh {
+        body: Vec<u8>,
+        nonce: String,
+        skew: i16,
+        public_key_id: bool,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+struct TamperCase {
+    base: BaseAnswer,
+    edits: Vec<Edit>,
+}
+
+fn stock_answers() -> &'static [SignedParts] {
+    static STOCK: OnceLock<Vec<SignedParts>> = OnceLock::new();
+    STOCK.get_or_init(|| {
+        let f = fixtures();
+        let bodies: [&[u8]; 5] = [
+            b"",
+            br#"{"code_url":"weixin://wxpay/bizpayurl?pr=p4lpSuKzz"}"#,
+            br#"{"amount":{"currency":"CNY","payer_total":1,"total":1},"trade_state":"SUCCESS"}"#,
+            "{\"message\":\"已支付\"}\n".as_bytes(),
+            b"\x00\xff binary \r\n",
+        ];
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                let (key, serial) = if i % 2 == 0 {
+                    (&f.platform, sandbox::PLATFORM_SERIAL)
+                } else {
+                    (&f.pubkey, sandbox::PUBLIC_KEY_ID)
+                };
+                let nonce = format!("593BEC0C930BF1AFEB40B4A08C8FB24{i}");
+                SignedParts::sign(key, serial, FIXED_UNIX, &nonce, body)
+            })
+            .collect()
+    })
+}
+
+/// A correctly signed answer, changed by any edits to its body, timestamp, nonce,
+/// signature or serial. Properties: the unchanged answer is accepted; an answer that says
+/// anything else (any byte of body, timestamp, nonce or signature; another serial) is
+/// never accepted.
+pub fn verify_tamper(data: &[u8]) {
+    let Ok(case) = TamperCase::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let f = fixtures();
+    let original = match case.base {
+        BaseAnswer::Stock(i) => stock_answers()[usize::from(i) % stock_answers().len()].clone(),
+        BaseAnswer::Fresh {
+            mut body,
+            nonce,
+            skew,
+            public_key_id,
+        } => {
+            body.truncate(MAX_SIGNED_BODY);
+            // A nonce the platform could send: visible ASCII, no surrounding blanks.
+            let nonce: String = nonce
+                .chars()
+                .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                .collect::<String>()
+                .trim()
+                .to_owned();
+            let (key, serial) = if public_key_id {
+                (&f.pubkey, sandbox::PUBLIC_KEY_ID)
+            } else {
+                (&f.platform, sandbox::PLATFORM_SERIAL)
+            };
+            SignedParts::sign(
+                key,
+                serial,
+                FIXED_UNIX + i64::from(skew % 301),
+                &nonce,
+                &body,
+            )
+        }
+    };
+    let headers = original.headers().expect("the original is a valid answer");
+    assert_eq!(
+        f.verifier.verify_at(&headers, &original.body, fixed_time()),
+        Ok(()),
+        "a correctly signed answer was refused: {original:?}"
+    );
+    let mut edited = original.clone();
+    for edit in &case.edits {
+        edit.op.apply(edited.field(edit.field));
+    }
+    let Some(headers) = edited.headers() else {
+        return;
+    };
+    let verdict = f.verifier.verify_at(&headers, &edited.body, fixed_time());
+    if edited.same_as(&original) {
+        assert_eq!(
+            verdict,
+            Ok(()),
+            "an unchanged answer was refused: {edited:?}"
+        );
+    } else {
+        assert!(
+            verdict.is_err(),
+            "a changed answer was accepted: {original:?} became {edited:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// notification and notification_structured
+
+/// `Wechatpay::notification` over any headers and body, by a client with the sandbox
+/// credentials and its clock at [`FIXED_UNIX`] (seeds are notifications signed then), and
+/// by `sandbox::offline_client()` (system clock). Properties: no panic; whatever is
+/// accepted carries exactly the trusted key's signature over its own headers and body.
+pub fn notification(data: &[u8]) {
+    let (headers, body) = split_message(data);
+    let f = fixtures();
+    match f.fixed_client.notification(&headers, body) {
+        Ok(notification) => {
+            assert_really_signed(&headers, body);
+            use_notification(&notification);
+        }
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"), e.verification_failure());
+        }
+    }
+    if let Err(e) = f.offline_client.notification(&headers, body) {
+        let _ = e.to_string();
+    }
+}
+
+fn use_notification(notification: &wechatpay::Notification) {
+    let _ = (
+        format!("{notification:?}"),
+        notification.resource_as::<Value>(),
+        notification.ack(),
+    );
+}
+
+/// How a structured notification case is made.
+#[derive(Arbitrary, Debug)]
+enum NotificationCase {
+    /// A valid `sandbox::notification`, then edited: never accepted unless unchanged.
+    Tamper { base: bool, edits: Vec<Edit> },
+    /// Any body, correctly signed: exercises the envelope parser and decryption.
+    Resigned { body: Vec<u8>, public_key_id: bool },
+    /// Any envelope fields and resource plaintext, correctly encrypted and signed.
+    Sealed(SealedCase),
+    /// Any fields through the sandbox's `NotificationBuilder`: must be accepted and read
+    /// back as built.
+    Built(BuiltCase),
+}
+
+#[derive(Arbitrary, Debug)]
+struct SealedCase {
+    id: String,
+    create_time: String,
+    event_type: String,
+    resource_type: String,
+    summary: Option<String>,
+    original_type: Option<String>,
+    algorithm: Option<String>,
+    associated_data: Option<String>,
+    nonce: String,
+    plaintext: Vec<u8>,
+}
+
+#[derive(Arbitrary, Debug)]
+struct BuiltCase {
+    event_type: String,
+    resource: FuzzValue,
+    id: Option<String>,
+    summary: Option<String>,
+    resource_type: Option<String>,
+    original_type: Option<String>,
+    associated_data: Option<String>,
+    nonce: Option<String>,
+    public_key_id: bool,
+}
+
+fn stock_notifications() -> &'static [(SignedParts, HeaderMap)] {
+    static STOCK: OnceLock<Vec<(SignedParts, HeaderMap)>> = OnceLock::new();
+    STOCK.get_or_init(|| {
+        let transaction = NotificationBuilder::new(
+            "TRANSACTION.SUCCESS",
+            json!({"out_trade_no": "1217752501201407033233368018", "trade_state": "SUCCESS",
+                   "amount": {"total": 100, "currency": "CNY"}}),
+        );
+        let refund = NotificationBuilder::new(
+            "REFUND.SUCCESS",
+            json!({"out_refund_no": "1217752501201407033233368018", "refund_status": "SUCCESS"}),
+        )
+        .signed_with_public_key();
+        [transaction, refund]
+            .into_iter()
+            .map(|builder| {
+                let built = builder
+                    .at(fixed_time())
+                    .nonce("5K8264ILTKCH16CQ2502SI8ZNMTM67VS")
+                    .build()
+                    .expect("the sandbox builds a notification");
+                let get = |name: &str| {
+                    built
+                        .headers
+                        .get(name)
+                        .map(|v| v.as_bytes().to_vec())
+                        .expect("the sandbox sets every signature header")
+                };
+                let parts = SignedParts {
+                    timestamp: get(HEADER_TIMESTAMP),
+                    nonce: get(HEADER_NONCE),
+                    signature: get(HEADER_SIGNATURE),
+                    serial: get(HEADER_SERIAL),
+                    body: built.body.clone(),
+                };
+                (parts, built.headers)
+            })
+            .collect()
+    })
+}
+
+/// Notifications built by structure: a valid sandbox notification edited anywhere (never
+/// accepted unless unchanged), any body correctly signed (the envelope parser and
+/// decryption: no panic), any envelope and plaintext correctly encrypted and signed
+/// (accepted exactly when the plaintext is JSON; fields read back as sent), and any fields
+/// through `sandbox::NotificationBuilder` (accepted and read back as built).
+pub fn notification_structured(data: &[u8]) {
+    let Ok(case) = NotificationCase::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let f = fixtures();
+    let client = &f.fixed_client;
+    match case {
+        NotificationCase::Tamper { base, edits } => {
+            let (original, headers) = &stock_notifications()[usize::from(base)];
+            let accepted = client.notification(headers, &original.body);
+            assert!(
+                accepted.is_ok(),
+                "a sandbox notification was refused: {accepted:?}"
+            );
+            let mut edited = original.clone();
+            for edit in &edits {
+                edit.op.apply(edited.field(edit.field));
+            }
+            let Some(mut edited_headers) = edited.headers() else {
+                return;
+            };
+            for (name, value) in headers {
+                if !edited_headers.contains_key(name) {
+                    edited_headers.insert(name, value.clone());
+                }
+            }
+            let verdict = client.notification(&edited_headers, &edited.body);
+            if edited.same_as(original) {
+                assert!(
+                    verdict.is_ok(),
+                    "an unchanged notification was refused: {verdict:?}"
+                );
+            } else {
+                assert!(
+                    verdict.is_err(),
+                    "a changed notification was accepted: {edited:?}"
+                );
+            }
+        }
+        NotificationCase::Resigned {
+            mut body,
+            public_key_id,
+        } => {
+            body.truncate(MAX_SIGNED_BODY);
+            let headers = signed_headers(&body, public_key_id);
+            match client.notification(&headers, &body) {
+                Ok(n) => use_notification(&n),
+                Err(e) => {
+                    assert!(
+                        e.verification_failure().is_none(),
+                        "a correctly signed body failed verification: {e}"
+                    );
+                    let _ = (e.to_string(), format!("{e:?}"));
+                }
+            }
+        }
+        NotificationCase::Sealed(case) => sealed(client, &f.apiv3, case),
+        NotificationCase::Built(case) => built(client, case),
+    }
+}
+
+fn signed_headers(body: &[u8], public_key_id: bool) -> HeaderMap {
+    let f = fixtures();
+    let (key, serial) = if public_key_id {
+        (&f.pubkey, sandbox::PUBLIC_KEY_ID)
+    } else {
+        (&f.platform, sandbox::PLATFORM_SERIAL)
+    };
+    SignedParts::sign(key, serial, FIXED_UNIX, "fuzzn0nce", body)
+        .headers()
+        .expect("valid headers")
+}
+
+fn sealed(client: &Wechatpay, apiv3: &Apiv3Key, case: SealedCase) {
+    let algorithm = case
+        .algorithm
+        .unwrap_or_else(|| "AEAD_AES_256_GCM".to_owned());
+    let associated_data = case.associated_data.clone().unwrap_or_default();
+    let ciphertext = apiv3
+        .encrypt(&associated_data, &case.nonce, &case.plaintext)
+        .unwrap_or_else(|_| b64(&case.plaintext));
+    let mut resource = json!({
+        "algorithm": algorithm,
+        "ciphertext": ciphertext,
+        "nonce": case.nonce,
+    });
+    if let Some(ad) = &case.associated_data {
+        resource["associated_data"] = json!(ad);
+    }
+    if let Some(ot) = &case.original_type {
+        resource["original_type"] = json!(ot);
+    }
+    let mut envelope = json!({
+        "id": case.id,
+        "create_time": case.create_time,
+        "event_type": case.event_type,
+        "resource_type": case.resource_type,
+        "resource": resource,
+    });
+    if let Some(summary) = &case.summary {
+        envelope["summary"] = json!(summary);
+    }
+    let body = serde_json::to_vec(&envelope).expect("JSON serializes");
+    if body.len() > 4 * MAX_SIGNED_BODY {
+        return;
+    }
+    let headers = signed_headers(&body, false);
+    let verdict = client.notification(&headers, &body);
+    let opens = algorithm == "AEAD_AES_256_GCM" && case.nonce.len() == 12;
+    let plaintext_json = serde_json::from_slice::<Value>(&case.plaintext).ok();
+    match (opens, plaintext_json, verdict) {
+        (true, Some(resource), Ok(n)) => {
+            assert_eq!(n.id, case.id);
+            assert_eq!(n.create_time, case.create_time);
+            assert_eq!(n.event_type, case.event_type);
+            assert_eq!(n.resource_type, case.resource_type);
+            assert_eq!(n.summary, case.summary.unwrap_or_default());
+            assert_eq!(n.original_type, case.original_type.unwrap_or_default());
+            assert_eq!(n.resource, resource);
+        }
+        (true, Some(_), Err(e)) => panic!("a well-formed notification was refused: {e}"),
+        (_, _, Ok(n)) => panic!("accepted a notification that cannot open: {n:?}"),
+        (_, _, Err(e)) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+}
+
+fn built(client: &Wechatpay, case: BuiltCase) {
+    let resource = case.resource.to_json();
+    let mut builder = NotificationBuilder::new(&case.event_type, &resource).at(fixed_time());
+    if let Some(id) = &case.id {
+        builder = builder.id(id);
+    }
+    if let Some(summary) = &case.summary {
+        builder = builder.summary(summary);
+    }
+    if let Some(resource_type) = &case.resource_type {
+        builder = builder.resource_type(resource_type);
+    }
+    if let Some(original_type) = &case.original_type {
+        builder = builder.original_type(original_type);
+    }
+    if let Some(associated_data) = &case.associated_data {
+        builder = builder.associated_data(associated_data);
+    }
+    if let Some(nonce) = &case.nonce {
+        builder = builder.nonce(nonce);
+    }
+    if case.public_key_id {
+        builder = builder.signed_with_public_key();
+    }
+    let built = match builder.build() {
+        Ok(built) => built,
+        Err(e) => panic!("the sandbox could not build {case:?}: {e}"),
+    };
+    let verdict = client.notification(&built.headers, &built.body);
+    // The platform's nonces are visible ASCII; the verifier trims header values, so a
+    // nonce with blanks around it (or one that is no header value) cannot verify.
+    let sendable_nonce = case
+        .nonce
+        .as_deref()
+        .is_none_or(|n| n.bytes().all(|b| (0x20..0x7f).contains(&b)) && n.trim() == n);
+    if !sendable_nonce {
+        return;
+    }
+    let n = match verdict {
+        Ok(n) => n,
+        Err(e) => panic!("a sandbox notification was refused: {e} ({case:?})"),
+    };
+    assert_eq!(n.event_type, case.event_type);
+    // serde_json parses floats best-effort (its `float_roundtrip` feature is off), so a
+    // float may come back one unit in the last place off: expect what it parses.
+    let as_parsed: Value = serde_json::to_vec(&resource)
+        .ok()
+        .and_then(|text| serde_json::from_slice(&text).ok())
+        .expect("a JSON value re-parses");
+    assert_eq!(n.resource, as_parsed);
+    if let Some(id) = &case.id {
+        assert_eq!(&n.id, id);
+    }
+    if let Some(summary) = &case.summary {
+        assert_eq!(&n.summary, summary);
+    }
+    if let Some(resource_type) = &case.resource_type {
+        assert_eq!(&n.resource_type, resource_type);
+    }
+    if let Some(original_type) = &case.original_type {
+        assert_eq!(&n.original_type, original_type);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// authorization
+
+/// The parts of an `Authorization` a merchant could send, without `"` and `,` (which the
+/// header format cannot carry inside a value).
+#[derive(Arbitrary, Debug)]
+struct AuthorizationCase {
+    mchid: String,
+    serial_no: String,
+    timestamp: u64,
+    nonce_str: String,
+    signature: String,
+}
+
+/// `Authorization::parse` over any text (properties: no panic; what parses re-serializes
+/// to a value that parses to the same fields), and any fields without `"` or `,` through
+/// `to_header_value` (property: they parse back equal).
+pub fn authorization(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match Authorization::parse(&text) {
+        Ok(auth) => {
+            let again = Authorization::parse(&auth.to_header_value());
+            assert_eq!(
+                again.as_ref().ok(),
+                Some(&auth),
+                "{text:?} did not round-trip"
+            );
+        }
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+    let Ok(case) = AuthorizationCase::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let clean = |s: &str| s.replace(['"', ','], "");
+    let auth = Authorization {
+        mchid: clean(&case.mchid),
+        serial_no: clean(&case.serial_no),
+        timestamp: case.timestamp,
+        nonce_str: clean(&case.nonce_str),
+        signature: clean(&case.signature),
+    };
+    let header = auth.to_header_value();
+    match Authorization::parse(&header) {
+        Ok(parsed) => assert_eq!(parsed, auth, "{header:?} did not parse back equal"),
+        Err(e) => panic!("{header:?} (from {auth:?}) does not parse: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// aead and oaep
+
+/// `Apiv3Key::decrypt` of `associated_data \n nonce \n ciphertext` (property: no panic),
+/// then the input itself encrypted and decrypted (property: it round-trips, and the
+/// sealed text changed anywhere never decrypts).
+pub fn aead(data: &[u8]) {
+    let key = &fixtures().apiv3;
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\n');
+    let (ad, nonce, ciphertext) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    if let Err(e) = key.decrypt(ad, nonce, ciphertext) {
+        let _ = (e.to_string(), format!("{e:?}"));
+    }
+
+    let nonce = "0123456789ab";
+    let sealed = key.encrypt(ad, nonce, data).expect("a 12-byte nonce seals");
+    assert_eq!(key.decrypt(ad, nonce, &sealed).ok().as_deref(), Some(data));
+    let mut raw = unb64(&sealed).expect("sealed text is base64");
+    let at = data.iter().fold(0usize, |h, &b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    }) % raw.len();
+    raw[at] ^= 0x80;
+    assert!(
+        key.decrypt(ad, nonce, &b64(&raw)).is_err(),
+        "a changed ciphertext (byte {at}) decrypted"
+    );
+    assert!(
+        key.decrypt(&format!("{ad}x"), nonce, &sealed).is_err(),
+        "another associated_data decrypted"
+    );
+}
+
+/// `PrivateKey::decrypt` (the merchant key) of the input as base64 text and of the input
+/// bytes base64-encoded. Properties: no panic; a short UTF-8 input encrypted with the
+/// public half decrypts back to itself.
+pub fn oaep(data: &[u8]) {
+    let key = &fixtures().merchant;
+    let text = String::from_utf8_lossy(data);
+    for ciphertext in [text.to_string(), b64(data)] {
+        match key.decrypt(&ciphertext) {
+            Ok(plain) => {
+                let _ = plain.len();
+            }
+            Err(e) => {
+                let _ = (e.to_string(), format!("{e:?}"));
+            }
+        }
+    }
+    // RSA-2048 OAEP-SHA1 carries at most 256 - 2*20 - 2 = 214 bytes.
+    if let Ok(plain) = std::str::from_utf8(data) {
+        if plain.len() <= 214 {
+            let sealed = key
+                .public_key()
+                .encrypt(plain)
+                .expect("fits, so it encrypts");
+            assert_eq!(key.decrypt(&sealed).ok().as_deref(), Some(plain));
+        } else {
+            assert!(
+                key.public_key().encrypt(plain).is_err(),
+                "{} bytes encrypted",
+                plain.len()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Runs `check` on `data`, turning a panic into its message (for the regression test's
+/// report of every failing file at once).
+pub fn run_catching(check: fn(&[u8]), data: &[u8]) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| check(data))).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "a panic without message".to_owned())
+    })
+}

@@ -1,0 +1,141 @@
+//! Inputs found by the fuzz targets (`fuzz/`, see fuzz/README.md), replayed on stable Rust
+//! by the same checks libFuzzer runs: `fuzz/src/lib.rs` is included here as a module.
+//!
+//! - `tests/fixtures/fuzz/<target>/<file>`: minimized inputs of fixed findings. Each must
+//!   pass its target's check. A file named `pending-…` is a finding whose fix is still
+//!   pending; it is replayed by its own `#[ignore]`d test below instead.
+//! - `fuzz/corpus/<target>/<file>`: the seed corpora (real inputs), which must pass too, so
+//!   a change that breaks a seed or the harness shows up here rather than in a fuzz run.
+//!
+//! To add a crash: copy `fuzz/artifacts/<target>/crash-…` (after `cargo fuzz tmin`) to
+//! `tests/fixtures/fuzz/<target>/` under a name that says what it is.
+
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+use wechatpay::sandbox::{Fault, NotificationBuilder};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check_of(target: &str) -> harness::Check {
+    harness::TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .map(|(_, check)| *check)
+        .unwrap_or_else(|| panic!("no fuzz target `{target}`"))
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Replays every file of `base/<target>/` (but `pending-…` ones) through its target;
+/// returns how many ran and the failures.
+fn replay_all(base: &Path) -> (usize, Vec<String>) {
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for (target, check) in harness::TARGETS {
+        for file in files(&base.join(target)) {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with("pending-") || name == "README.md" {
+                continue;
+            }
+            let data = std::fs::read(&file).expect("readable input");
+            ran += 1;
+            if let Err(panic) = harness::run_catching(*check, &data) {
+                failures.push(format!("{}: {panic}", file.display()));
+            }
+        }
+    }
+    (ran, failures)
+}
+
+#[test]
+fn fixed_findings_stay_fixed() {
+    let (_, failures) = replay_all(&root().join("tests/fixtures/fuzz"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn seed_corpora_pass_their_targets() {
+    let (ran, failures) = replay_all(&root().join("fuzz/corpus"));
+    assert!(ran > 100, "only {ran} seeds found under fuzz/corpus");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Replays one pending finding with its property enforced.
+fn replay_pending(target: &str, file: &str) {
+    let path = root().join("tests/fixtures/fuzz").join(target).join(file);
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    harness::known_pending::enforce_pending();
+    check_of(target)(&data);
+}
+
+// Found by `request_path`: a `#` in the expanded target is signed but never sent, because
+// `http::Uri` drops the fragment. The platform then answers 401 SIGN_ERROR, and with
+// `{+p}` = `a#b?c` the request even goes to another endpoint (`/v3/a`).
+
+#[test]
+#[ignore = "fix pending: build() signs a target with `#fragment` that http::Uri drops from the request (template `{#f}`)"]
+fn fragment_operator_is_refused_or_sent() {
+    replay_pending("request_path", "pending-fragment-operator");
+}
+
+#[test]
+#[ignore = "fix pending: build() signs a target with `#fragment` that http::Uri drops from the request (literal `#`)"]
+fn literal_fragment_is_refused_or_sent() {
+    replay_pending("request_path", "pending-fragment-literal");
+}
+
+#[test]
+#[ignore = "fix pending: a `{+p}` value with `#` cuts the request path short (`/v3/a`) yet the signature covers `a#b?c`"]
+fn fragment_in_reserved_value_is_refused_or_sent() {
+    replay_pending("request_path", "pending-fragment-in-reserved-value");
+}
+
+// Known before fuzzing (a structured random run): the sandbox's NotificationBuilder
+// overflows on extreme times. Each must build (or refuse) without a panic.
+
+#[test]
+#[ignore = "fix pending: NotificationBuilder::at(UNIX_EPOCH + i64::MAX s) overflows (rfc3339_china adds 8 h to the SystemTime)"]
+fn notification_at_the_latest_time_does_not_panic() {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX.unsigned_abs());
+    let _ = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
+        .at(at)
+        .build();
+}
+
+#[test]
+#[ignore = "fix pending: Fault::SkewClock(i64::MAX) overflows `now + skew` in sandbox::server::sign_platform"]
+fn notification_skewed_by_i64_max_does_not_panic() {
+    let _ = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
+        .fault(Fault::SkewClock(i64::MAX))
+        .build();
+}
+
+#[test]
+#[ignore = "fix pending: two large Fault::SkewClock values overflow their sum in sandbox::server::sign_platform"]
+fn notification_with_two_large_skews_does_not_panic() {
+    let _ = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
+        .fault(Fault::SkewClock(i64::MAX / 2 + 1))
+        .fault(Fault::SkewClock(i64::MAX / 2 + 1))
+        .build();
+}
