@@ -168,3 +168,15 @@ fn report(args: &BillArgs, done: &Downloaded) -> Result<(), Failure> {
     .and_then(|()| stdout.flush())
     .map_err(|e| Failure::new(Exit::Other, format!("cannot write to standard output: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(size(512), "512 bytes");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(5 << 30), "5.0 GiB");
+    }
+}
