@@ -120,7 +120,10 @@ fn start_child(mib: u64, level: u32, cache: &Path) -> (Served, String) {
 }
 
 /// The sandbox's file request for `link`, signed for curl: URL and Authorization.
-fn signed_for_curl(wxpay: &Wechatpay, link: &wechatpay::download::DownloadLink) -> (String, String) {
+fn signed_for_curl(
+    wxpay: &Wechatpay,
+    link: &wechatpay::download::DownloadLink,
+) -> (String, String) {
     let token = link
         .target()
         .split_once("token=")

@@ -777,7 +777,7 @@ impl UploadForm {
     /// [`from_path`](UploadForm::from_path) without a runtime, for a request that is built
     /// and not sent: reads the file (no further than the largest file accepted) on this
     /// thread.
-    pub(crate) fn from_path_blocking(mut self, path: &Path) -> Result<Multipart, Error> {
+    pub(crate) fn read_path_blocking(mut self, path: &Path) -> Result<Multipart, Error> {
         use std::io::Read as _;
         if self.file_name.is_empty() {
             if let Some(name) = path.file_name() {

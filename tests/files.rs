@@ -410,7 +410,9 @@ async fn plain_and_gzip_bills_arrive_whole_and_checked() {
 #[tokio::test]
 async fn every_failure_kind_is_distinct_and_leaves_no_file() {
     let sandbox = Sandbox::start().await.unwrap();
-    let cases: Vec<(&str, BillServing, bool, Box<dyn Fn(&Error) -> bool>)> = vec![
+    /// A failure: its name, how bills are served, gzip or not, and what the error must be.
+    type Case = (&'static str, BillServing, bool, Box<dyn Fn(&Error) -> bool>);
+    let cases: Vec<Case> = vec![
         (
             "digest mismatch",
             BillServing::new().fault(BillFault::WrongDigest),

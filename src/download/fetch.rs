@@ -64,7 +64,7 @@ impl Wechatpay {
 /// Where the file comes from.
 enum Source {
     /// A step-one call answering `{download_url, hash_type, hash_value}`.
-    Request(RequestBuilder),
+    Request(Box<RequestBuilder>),
     /// A link already known.
     Link(DownloadLink),
 }
@@ -135,7 +135,7 @@ impl DownloadBuilder {
             .chain(template)
             .get()
             .query("bill_date", bill_date);
-        self.set_source(Source::Request(request))
+        self.set_source(Source::Request(Box::new(request)))
     }
 
     /// The trade bill of `bill_date` (`YYYY-MM-DD`): `GET v3/bill/tradebill`. Narrow it
@@ -161,7 +161,7 @@ impl DownloadBuilder {
     /// `v3/transfer-detail/electronic-receipts`), an e-commerce bill, a bill endpoint newer
     /// than this client.
     pub fn request(self, request: RequestBuilder) -> Self {
-        self.set_source(Source::Request(request))
+        self.set_source(Source::Request(Box::new(request)))
     }
 
     /// A link already known (saved from an earlier answer, or from another system): step
@@ -280,7 +280,8 @@ impl DownloadBuilder {
         let retry = self.settings.retry;
         match self.source.take() {
             Some(Source::Link(link)) => Ok(link),
-            Some(Source::Request(mut request)) => {
+            Some(Source::Request(request)) => {
+                let mut request = *request;
                 for (name, value) in query {
                     request = request.query(name, value);
                 }

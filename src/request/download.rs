@@ -128,58 +128,55 @@ where
 {
     type Output = Downloaded;
 
-    fn exchange<'a>(
+    async fn exchange<'a>(
         &'a mut self,
         transport: &'a Transport,
         request: Request<Bytes>,
         limit: Limit,
         path: &'a str,
         span: &'a tracing::Span,
-    ) -> impl std::future::Future<Output = Result<Downloaded, Error>> + Send + 'a {
-        async move {
-            let answer = match transport.send_streaming(request, limit).await {
-                Ok(answer) => answer,
-                Err(error) => {
-                    if let Error::Transport {
-                        host: Some(host), ..
-                    } = &error
-                    {
-                        record(span, host, None);
-                    }
-                    return Err(error);
+    ) -> Result<Downloaded, Error> {
+        let answer = match transport.send_streaming(request, limit).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                if let Error::Transport {
+                    host: Some(host), ..
+                } = &error
+                {
+                    record(span, host, None);
                 }
-            };
-            record(span, &answer.host, Some((answer.status, &answer.headers)));
-            if !answer.status.is_success() {
-                // An error answer is small JSON: read it whole, within the attempt's limit
-                // and the maximum response size, and classify it like any answer.
-                let body = read_whole(
-                    answer.body,
-                    transport.max_response_size(),
-                    limit,
-                    &answer.host,
-                )
-                .await?;
-                let raw = RawResponse {
-                    status: answer.status,
-                    headers: answer.headers,
-                    body,
-                    host: answer.host,
-                };
-                return match classify(raw, &self.pipeline.verifier, path) {
-                    Err(error) => Err(error),
-                    // A 2xx cannot get here; should classify change, say so rather than write.
-                    Ok(_) => Err(Error::request("the file answer changed status mid-way")),
-                };
+                return Err(error);
             }
-            self.download.set_content_length(answer.body.size_hint());
-            let before = self.writer.written;
-            match self.download.run(answer.body, &mut *self.writer).await {
-                Ok(done) => Ok(done),
-                Err(mut error) => {
-                    error.retryable = error.is_transient() && self.writer.written == before;
-                    Err(error.into())
-                }
+        };
+        record(span, &answer.host, Some((answer.status, &answer.headers)));
+        if !answer.status.is_success() {
+            // An error answer is small JSON: read it whole, within the attempt's limit
+            // and the maximum response size, and classify it like any answer.
+            let body = read_whole(
+                answer.body,
+                transport.max_response_size(),
+                limit,
+                &answer.host,
+            )
+            .await?;
+            let raw = RawResponse {
+                status: answer.status,
+                headers: answer.headers,
+                body,
+                host: answer.host,
+            };
+            return match classify(raw, &self.pipeline.verifier, path) {
+                Err(error) => Err(error),
+                // A 2xx cannot get here; should classify change, say so rather than write.
+                Ok(_) => Err(Error::request("the file answer changed status mid-way")),
+            };
+        }
+        self.download.set_content_length(answer.body.size_hint());
+        match self.download.run(answer.body, &mut *self.writer).await {
+            Ok(done) => Ok(done),
+            Err(mut error) => {
+                error.retryable = error.is_transient() && self.writer.written == 0;
+                Err(error.into())
             }
         }
     }

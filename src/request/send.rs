@@ -46,6 +46,9 @@ where
 {
     type Output = T;
 
+    // Written out rather than `async fn`: that would require `T: 'a`, which callers'
+    // result types need not meet (the result is made after the last borrow ends).
+    #[allow(clippy::manual_async_fn)]
     fn exchange<'a>(
         &'a mut self,
         transport: &'a Transport,

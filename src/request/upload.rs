@@ -55,7 +55,7 @@ impl Upload {
         match self.source {
             Source::Built(multipart) => Ok(multipart),
             Source::Bytes(bytes) => form.from_bytes(bytes),
-            Source::Path(path) => form.from_path_blocking(&path),
+            Source::Path(path) => form.read_path_blocking(&path),
             Source::Reader(_) => Err(Error::request(
                 "an upload from a reader is read when the request is sent: call .send() \
                  (or give the bytes with .upload(file_name, bytes) to build() it)",
