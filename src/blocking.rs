@@ -105,6 +105,14 @@ impl Wechatpay {
         &self.client
     }
 
+    /// Starts a bill or receipt download (see [`crate::Wechatpay::download`]).
+    pub fn download(&self) -> DownloadBuilder {
+        DownloadBuilder {
+            builder: self.client.download(),
+            runtime: Arc::clone(&self.runtime),
+        }
+    }
+
     fn wrap(&self, chain: crate::Chain) -> Chain {
         Chain {
             chain,
@@ -182,6 +190,42 @@ impl Chain {
     pub fn patch<B: Serialize>(self, body: B) -> RequestBuilder {
         self.request(Method::PATCH).json(body)
     }
+
+    /// An upload of `file_name` with the file's bytes (see [`crate::Chain::upload`]).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), wechatpay::Error> {
+    /// # let rt = tokio::runtime::Runtime::new().map_err(|e| wechatpay::Error::Config { message: e.to_string() })?;
+    /// # let sandbox = rt.block_on(wechatpay::sandbox::Sandbox::start())?;
+    /// let wxpay = wechatpay::blocking::Wechatpay::new(sandbox.client())?;
+    /// let jpeg = b"\xff\xd8\xff\xe0\0\x10JFIF\0".to_vec();
+    /// let answer = wxpay.chain("v3/merchant/media/upload").upload("photo.jpg", jpeg).send()?;
+    /// assert!(answer.json::<serde_json::Value>()?["media_id"].is_string());
+    /// # Ok(()) }
+    /// ```
+    pub fn upload(self, file_name: &str, bytes: impl Into<Vec<u8>>) -> RequestBuilder {
+        RequestBuilder {
+            builder: self.chain.upload(file_name, bytes),
+            runtime: self.runtime,
+        }
+    }
+
+    /// An upload of the file at `path` (see [`crate::Chain::upload_from_path`]).
+    pub fn upload_from_path(self, path: impl AsRef<std::path::Path>) -> RequestBuilder {
+        RequestBuilder {
+            builder: self.chain.upload_from_path(path),
+            runtime: self.runtime,
+        }
+    }
+
+    /// An upload of a form built with [`crate::multipart::UploadForm`] (see
+    /// [`crate::Chain::upload_multipart`]).
+    pub fn upload_multipart(self, form: crate::multipart::Multipart) -> RequestBuilder {
+        RequestBuilder {
+            builder: self.chain.upload_multipart(form),
+            runtime: self.runtime,
+        }
+    }
 }
 
 impl fmt::Debug for Chain {
@@ -234,6 +278,16 @@ impl RequestBuilder {
         fn retry(policy: crate::RetryPolicy);
         /// Declares the request safe to send twice (see [`crate::RequestBuilder::idempotent`]).
         fn idempotent();
+        /// Sets a field of an upload's `meta` JSON (see [`crate::RequestBuilder::meta`]).
+        fn meta(name: &str, value: impl Into<Value>);
+        /// Adds a plain form field to an upload (see [`crate::RequestBuilder::form_field`]).
+        fn form_field(name: &str, value: &str);
+        /// Fixes an upload's multipart boundary (see [`crate::RequestBuilder::boundary`]).
+        fn boundary(boundary: &str);
+        /// Limits an upload's file size (see [`crate::RequestBuilder::max_file_size`]).
+        fn max_file_size(bytes: u64);
+        /// Signs other bytes than the body (see [`crate::RequestBuilder::signed_body`]).
+        fn signed_body(bytes: impl Into<Vec<u8>>);
     }
 
     /// Sets the JSON body.
@@ -265,6 +319,96 @@ impl RequestBuilder {
 }
 
 impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.builder.fmt(f)
+    }
+}
+
+/// A bill or receipt download of the blocking client (see [`crate::download::DownloadBuilder`]).
+#[must_use = "a DownloadBuilder does nothing until .to_path(…) is called"]
+pub struct DownloadBuilder {
+    builder: crate::download::DownloadBuilder,
+    runtime: Arc<Runtime>,
+}
+
+/// Forwards the builder-style methods to the async download builder.
+macro_rules! forward_download {
+    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        $(#[$doc])*
+        pub fn $name(self, $($arg: $ty),*) -> DownloadBuilder {
+            DownloadBuilder { builder: self.builder.$name($($arg),*), runtime: self.runtime }
+        }
+    )*};
+}
+
+impl DownloadBuilder {
+    forward_download! {
+        /// The trade bill of a date (see [`crate::download::DownloadBuilder::tradebill`]).
+        fn tradebill(bill_date: &str);
+        /// The fund-flow bill of a date.
+        fn fundflowbill(bill_date: &str);
+        /// The profit-sharing bill of a date.
+        fn profitsharing_bill(bill_date: &str);
+        /// A link already known.
+        fn link(link: crate::download::DownloadLink);
+        /// A `download_url` and its digest.
+        fn url(download_url: &str, hash_type: crate::download::HashType, hash_value: &str);
+        /// Adds a query parameter to the step-one call.
+        fn query(name: &str, value: &str);
+        /// `bill_type` of a trade bill.
+        fn bill_type(bill_type: &str);
+        /// `account_type` of a fund-flow bill.
+        fn account_type(account_type: &str);
+        /// `sub_mchid` of a sub-merchant.
+        fn sub_mchid(sub_mchid: &str);
+        /// Asks for the file gzip-compressed.
+        fn gzip();
+        /// The largest file accepted.
+        fn max_size(bytes: u64);
+        /// The longest wait for the file's next bytes.
+        fn idle_timeout(timeout: Option<std::time::Duration>);
+        /// Calls `f` as the file arrives.
+        fn on_progress(f: impl FnMut(crate::download::Progress) + Send + 'static);
+        /// Whether the file is synced to disk before it is renamed into place.
+        fn sync_to_disk(sync: bool);
+        /// The retry policy of both requests.
+        fn retry(policy: crate::RetryPolicy);
+    }
+
+    /// Any step-one request of the blocking client (see
+    /// [`crate::download::DownloadBuilder::request`]).
+    pub fn request(self, request: RequestBuilder) -> DownloadBuilder {
+        DownloadBuilder {
+            builder: self.builder.request(request.builder),
+            runtime: self.runtime,
+        }
+    }
+
+    /// Runs step one only and returns the link.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::download::DownloadBuilder::fetch_link`], and [`Error::Config`] inside
+    /// an async runtime.
+    pub fn fetch_link(self) -> Result<crate::download::DownloadLink, Error> {
+        self.runtime.block_on(self.builder.fetch_link())?
+    }
+
+    /// Downloads to the file at `path`, renamed into place once its digest matches.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::download::DownloadBuilder::to_path`], and [`Error::Config`] inside an
+    /// async runtime.
+    pub fn to_path(
+        self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<crate::download::Downloaded, Error> {
+        self.runtime.block_on(self.builder.to_path(path))?
+    }
+}
+
+impl fmt::Debug for DownloadBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.builder.fmt(f)
     }

@@ -95,6 +95,13 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A file download (a bill, a receipt) failed after its answer began: the digest does
+    /// not match the announced one, the body was truncated, its gzip is damaged, it is over
+    /// the download limit, it stalled, or writing it failed. The
+    /// [`DownloadErrorKind`](crate::download::DownloadErrorKind) says which; a digest mismatch
+    /// also counts as a verification failure ([`Error::is_verification`]). Nothing is left
+    /// at the target path of a failed download.
+    Download(Box<crate::download::DownloadError>),
 }
 
 /// A non-2xx answer of the platform: its status, the `{code, message, detail}` of its JSON
@@ -336,6 +343,7 @@ impl fmt::Display for Error {
             }
             Error::Decode { message, .. } => write!(f, "decode: {message}"),
             Error::Crypto { message } => write!(f, "crypto: {message}"),
+            Error::Download(download) => fmt::Display::fmt(download, f),
         }
     }
 }
@@ -422,6 +430,8 @@ impl std::error::Error for Error {
             | Error::Decode { source, .. } => source
                 .as_deref()
                 .map(|e| e as &(dyn std::error::Error + 'static)),
+            // The download error's own Display is this one's: its cause comes next.
+            Error::Download(download) => std::error::Error::source(download.as_ref()),
             _ => None,
         }
     }
@@ -493,16 +503,20 @@ impl Error {
         self.response().map(Response::headers)
     }
 
-    /// Whether the total timeout, or the limit of the last attempt, expired.
+    /// Whether the total timeout, or the limit of the last attempt, expired (or a
+    /// download stalled past its idle timeout).
     pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::Transport {
-                kind: TransportErrorKind::Timeout { .. }
-                    | TransportErrorKind::AttemptTimeout { .. },
+                kind: TransportErrorKind::Timeout { .. } | TransportErrorKind::AttemptTimeout { .. },
                 ..
-            }
-        )
+            } => true,
+            Error::Download(download) => matches!(
+                download.kind(),
+                crate::download::DownloadErrorKind::Stalled { .. }
+            ),
+            _ => false,
+        }
     }
 
     /// Whether the request never reached the platform (connect or TLS failure): safe to retry
@@ -517,9 +531,22 @@ impl Error {
         )
     }
 
-    /// Whether an answer or notification failed signature verification.
+    /// Whether an answer or notification failed signature verification, or a downloaded
+    /// file failed its digest check (its content is untrusted either way).
     pub fn is_verification(&self) -> bool {
-        matches!(self, Error::Verification { .. })
+        match self {
+            Error::Verification { .. } => true,
+            Error::Download(download) => download.is_digest_mismatch(),
+            _ => false,
+        }
+    }
+
+    /// The failed download, for an [`Error::Download`].
+    pub fn download(&self) -> Option<&crate::download::DownloadError> {
+        match self {
+            Error::Download(download) => Some(download),
+            _ => None,
+        }
     }
 
     /// The failed verification check, for an [`Error::Verification`].

@@ -141,6 +141,31 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Files both ways
+//!
+//! Uploads are a verb on any chain: [`Chain::upload`] (and [`Chain::upload_from_path`],
+//! [`Chain::upload_from_reader`]) sends the endpoint's `multipart/form-data` form, signed over
+//! its `meta` JSON, after checking the platform's limits ([`multipart`]). Bills and receipts
+//! come in two steps with [`Wechatpay::download`]: a verified link, then the file streamed,
+//! gunzipped and checked against its digest, to any `AsyncWrite` or to a path that appears only
+//! once the digest matches ([`download`]); [`bill`] reads them.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wechatpay::Error> {
+//! let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+//! let wxpay = sandbox.client();
+//!
+//! let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+//! let media: serde_json::Value = wxpay.chain("v3/merchant/media/upload").upload("a.png", png).await?.json()?;
+//! assert!(media["media_id"].is_string());
+//!
+//! let mut bill = Vec::new();
+//! let done = wxpay.download().tradebill("2026-11-29").gzip().to_writer(&mut bill).await?;
+//! assert_eq!(done.bytes, bill.len() as u64); // SHA-1 checked over the gunzipped bytes
+//! # Ok(()) }
+//! ```
+//!
 //! ## Without async
 //!
 //! [`blocking::Wechatpay`] has the same chains and verbs and returns results directly,

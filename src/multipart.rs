@@ -774,6 +774,34 @@ impl UploadForm {
             .await
     }
 
+    /// [`from_path`](UploadForm::from_path) without a runtime, for a request that is built
+    /// and not sent: reads the file (no further than the largest file accepted) on this
+    /// thread.
+    pub(crate) fn read_path_blocking(mut self, path: &Path) -> Result<Multipart, Error> {
+        use std::io::Read as _;
+        if self.file_name.is_empty() {
+            if let Some(name) = path.file_name() {
+                self.file_name = name.to_string_lossy().into_owned();
+            }
+        }
+        let open_error = |e| Error::Request {
+            message: format!("cannot open {} for upload", path.display()),
+            source: Some(Box::new(e)),
+        };
+        let file = std::fs::File::open(path).map_err(open_error)?;
+        let ceiling = self.ceiling();
+        if let Ok(metadata) = file.metadata() {
+            if metadata.len() > ceiling {
+                return Err(self.too_large(metadata.len(), ceiling, None, true));
+            }
+        }
+        let mut bytes = Vec::new();
+        file.take(ceiling.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.read_error(e))?;
+        self.from_bytes(bytes)
+    }
+
     /// The largest file any accepted kind may be.
     fn ceiling(&self) -> u64 {
         let documented = self.rule.limit_for(None);

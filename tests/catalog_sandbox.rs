@@ -1,7 +1,8 @@
 //! Every v3, hk and global JSON endpoint of the catalog, called through the client against
 //! the sandbox with the catalog's own examples: a signed, verified 2xx answer; and with one
-//! required body field removed, a 400 naming it. Multipart uploads and APIv2 join when their
-//! issues land.
+//! required body field removed, a 400 naming it. Every multipart upload endpoint likewise,
+//! through the upload verb: a 2xx, and a 400 naming a required `meta` field left out. APIv2
+//! joins when its issue lands.
 #![cfg(feature = "catalog")]
 
 use serde_json::{Map, Value};
@@ -393,4 +394,147 @@ async fn unknown_paths_get_404_naming_the_closest_templates() {
         api.suggestions.first().map(String::as_str),
         Some("POST v3/payscore/serviceorder/{out_order_no}/sync")
     );
+}
+
+// ---- uploads -----------------------------------------------------------------------------
+
+use wechatpay::multipart::{FileKind, MetaValue, UploadForm, UploadRule};
+
+/// A small file of the first kind `rule` accepts, with a name to match.
+fn sample_file(rule: &UploadRule) -> (String, Vec<u8>) {
+    match rule.accepts.first().map(|(kind, _)| *kind) {
+        Some(FileKind::Jpeg) => (
+            "sample.jpg".into(),
+            b"\xFF\xD8\xFF\xE0\0\x10JFIF\0sample".to_vec(),
+        ),
+        Some(FileKind::Png) => (
+            "sample.png".into(),
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR sample".to_vec(),
+        ),
+        Some(FileKind::Pdf) => ("sample.pdf".into(), b"%PDF-1.4\n% sample\n%%EOF\n".to_vec()),
+        Some(FileKind::Avi) => (
+            "sample.avi".into(),
+            b"RIFF\x10\0\0\0AVI LIST sample".to_vec(),
+        ),
+        Some(other) => panic!("{}: no sample file for {other}", rule.endpoint),
+        None => (
+            "sample.csv".into(),
+            b"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o\n".to_vec(),
+        ),
+    }
+}
+
+/// The upload of `endpoint` as the catalog's example describes it: placeholders, the meta
+/// fields the caller gives (from the example request) and the plain form fields.
+fn upload_request(
+    wxpay: &wechatpay::Wechatpay,
+    endpoint: &Endpoint,
+    rule: &UploadRule,
+) -> wechatpay::RequestBuilder {
+    let (name, bytes) = sample_file(rule);
+    let example: Value = serde_json::from_str(endpoint.example_request().unwrap_or("{}")).unwrap();
+    let mut request = wxpay.chain(endpoint.template()).upload(&name, bytes);
+    for param in endpoint.path_params() {
+        request = request.param(param.name(), param.example());
+    }
+    for (field, value) in rule.meta {
+        if *value == MetaValue::Required {
+            let given = example
+                .get(*field)
+                .cloned()
+                .unwrap_or_else(|| panic!("{endpoint}: the example lacks meta field {field}"));
+            request = request.meta(field, given);
+        }
+    }
+    for field in rule.fields {
+        request = request.form_field(field, "1");
+    }
+    request
+}
+
+#[tokio::test]
+async fn every_upload_endpoint_answers_the_upload_verb_and_refuses_a_missing_meta_field() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wxpay = sandbox.client();
+    let mut failures = Vec::new();
+    let mut uploads = 0;
+    for endpoint in catalog::endpoints()
+        .iter()
+        .filter(|e| !e.is_v2() && e.request_type() == Some(ContentType::Multipart))
+    {
+        let rule = UploadRule::find(endpoint.template())
+            .unwrap_or_else(|| panic!("{endpoint}: no upload rule"));
+        uploads += 1;
+        match upload_request(&wxpay, endpoint, rule).send().await {
+            Ok(answer) if answer.status().is_success() => {
+                // The answer is about this file: an id made from it, its digest, or its name.
+                let (name, bytes) = sample_file(rule);
+                let sha256 =
+                    wechatpay::download::Digest::of(wechatpay::download::HashType::Sha256, &bytes)
+                        .to_hex();
+                let text = answer.json::<Value>().unwrap().to_string();
+                if [&sha256[..32], name.as_str()]
+                    .iter()
+                    .any(|mark| text.contains(mark))
+                {
+                    continue;
+                }
+                failures.push(format!("{endpoint}: nothing of the file in {text}"));
+            }
+            Ok(answer) => failures.push(format!("{endpoint}: status {}", answer.status())),
+            Err(e) => failures.push(format!("{endpoint}: {e}: {}", cause(&e))),
+        }
+
+        // The same form with the first required meta field left out, signed over that meta.
+        let (name, bytes) = sample_file(rule);
+        let mut form = UploadForm::with_rule(rule, &name).boundary("CATALOG-BOUNDARY");
+        let example: Value =
+            serde_json::from_str(endpoint.example_request().unwrap_or("{}")).unwrap();
+        for (field, value) in rule.meta {
+            if *value == MetaValue::Required {
+                form = form.meta(field, example[*field].clone());
+            }
+        }
+        for field in rule.fields {
+            form = form.field(field, "1");
+        }
+        let form = form.from_bytes(bytes).unwrap();
+        let (dropped, _) = rule
+            .meta
+            .iter()
+            .find(|(_, value)| *value != MetaValue::Optional)
+            .unwrap();
+        let mut meta: serde_json::Map<String, Value> = serde_json::from_str(form.meta()).unwrap();
+        meta.remove(*dropped);
+        let short = Value::Object(meta).to_string();
+        let body = String::from_utf8_lossy(form.body()).replace(form.meta(), &short);
+        let mut request = wxpay
+            .chain(endpoint.template())
+            .request(http::Method::POST)
+            .body(body.into_bytes())
+            .header("Content-Type", form.content_type())
+            .signed_body(short)
+            .skip_check();
+        for param in endpoint.path_params() {
+            request = request.param(param.name(), param.example());
+        }
+        match request.send().await {
+            Err(e)
+                if e.status() == Some(http::StatusCode::BAD_REQUEST)
+                    && e.api_code() == Some("PARAM_ERROR")
+                    && e.to_string().contains(&format!("/{dropped}")) => {}
+            Err(e) => failures.push(format!("{endpoint} without meta {dropped}: {e}")),
+            Ok(answer) => failures.push(format!(
+                "{endpoint} without meta {dropped}: answered {}",
+                answer.status()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(uploads, 14);
 }

@@ -1,11 +1,12 @@
 //! Building, signing and sending one request: the middle of the one-way flow
 //! `Chain -> RequestBuilder -> expand -> sign -> transport -> verify -> Response`.
 
+mod download;
 mod encrypt;
 mod headers;
 mod pipeline;
-
 mod send;
+mod upload;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -28,6 +29,7 @@ use crate::verify::SERIAL;
 
 pub(crate) use encrypt::json_kind;
 pub(crate) use pipeline::{Pipeline, Retries};
+pub(crate) use upload::Upload;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -82,6 +84,12 @@ pub struct RequestBuilder {
     retry: Option<RetryPolicy>,
     /// Declared safe to send twice (an idempotency key in the body).
     idempotent: bool,
+    /// A file to upload as `multipart/form-data`, signed over its `meta` JSON.
+    upload: Option<Upload>,
+    /// What the signature covers when it is not the body sent (see `signed_body`).
+    signed_body: Option<Vec<u8>>,
+    /// The whole URL, for a file request to a `download_url` (no template).
+    absolute: Option<Uri>,
     error: Option<Error>,
 }
 
@@ -97,6 +105,8 @@ pub(crate) struct Prepared {
     /// Every header but `Authorization`.
     headers: HeaderMap,
     body: Bytes,
+    /// The signed BODY when it is not `body` (a multipart upload's `meta` JSON).
+    signed: Option<Bytes>,
     /// The caller's fixed signature inputs, for the first attempt.
     timestamp: Option<u64>,
     nonce: Option<String>,
@@ -118,6 +128,9 @@ impl RequestBuilder {
             check: None,
             retry: None,
             idempotent: false,
+            upload: None,
+            signed_body: None,
+            absolute: None,
             error: None,
         }
     }
@@ -508,19 +521,36 @@ impl RequestBuilder {
             return Err(error);
         }
         let pipeline = &*self.pipeline;
-        if self.check.unwrap_or(pipeline.strict) {
+        if self.check.unwrap_or(pipeline.strict) && self.absolute.is_none() {
             self.check_catalog()?;
         }
-        let template = pipeline.template(&self.template)?;
-        let mut path = template.expand_path(&self.params)?;
-        append_query(&mut path, &self.query);
-        let target = format!("{}{path}", pipeline.base.path);
-        let uri = format!("{}{target}", pipeline.base.origin);
-        let uri: Uri = uri
-            .parse()
-            .map_err(|e| Error::request_with(format!("`{uri}` is not a valid request URI"), e))?;
+        let (path, target, uri) = match &self.absolute {
+            Some(uri) => download::absolute_target(uri, &self.query)?,
+            None => {
+                let template = pipeline.template(&self.template)?;
+                let mut path = template.expand_path(&self.params)?;
+                append_query(&mut path, &self.query);
+                let target = format!("{}{path}", pipeline.base.path);
+                let uri = format!("{}{target}", pipeline.base.origin);
+                let uri: Uri = uri.parse().map_err(|e| {
+                    Error::request_with(format!("`{uri}` is not a valid request URI"), e)
+                })?;
+                (path, target, uri)
+            }
+        };
 
-        let mut body = self.body.unwrap_or_default();
+        // An upload's wire body is the multipart form; what is signed is its meta JSON.
+        let mut signed = self.signed_body.map(Bytes::from);
+        let mut content_type = None;
+        let mut body = match self.upload {
+            Some(upload) => {
+                let form = upload.into_multipart(&self.template, !self.encrypt.is_empty())?;
+                signed = Some(Bytes::from(form.meta().to_owned()));
+                content_type = Some(upload::content_type(&form)?);
+                form.into_body()
+            }
+            None => self.body.unwrap_or_default(),
+        };
         let mut encrypted_with = None;
         if !self.encrypt.is_empty() {
             let (id, encrypted) =
@@ -531,7 +561,9 @@ impl RequestBuilder {
 
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(ACCEPT, APPLICATION_JSON);
-        if !body.is_empty() {
+        if let Some(content_type) = content_type {
+            headers.insert(CONTENT_TYPE, content_type);
+        } else if !body.is_empty() {
             headers.insert(CONTENT_TYPE, APPLICATION_JSON);
         }
         headers.insert(USER_AGENT, pipeline.user_agent.clone());
@@ -559,6 +591,7 @@ impl RequestBuilder {
             uri,
             headers,
             body: Bytes::from(body),
+            signed,
             timestamp: self.timestamp,
             nonce: self.nonce,
         })
@@ -615,8 +648,10 @@ impl RequestBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
-        let pipeline = Arc::clone(&self.pipeline);
-        self.execute(move |raw, path| classify(raw, &pipeline.verifier, path))
+        // A file to read (a path, a reader) is read once, here, before any attempt.
+        let this = self.read_upload().await;
+        let pipeline = Arc::clone(&this.pipeline);
+        this.execute(move |raw, path| classify(raw, &pipeline.verifier, path))
             .await
     }
 }
@@ -650,7 +685,7 @@ impl Prepared {
             &self.target,
             timestamp,
             &nonce,
-            &self.body,
+            self.signed.as_ref().unwrap_or(&self.body),
         )?;
         let authorization = HeaderValue::from_str(&auth.to_header_value())
             .map_err(|_| Error::request("the Authorization header is not visible ASCII"))?;
@@ -693,6 +728,11 @@ impl fmt::Debug for RequestBuilder {
             )
             .field("headers", &redact::Headers(&self.headers))
             .field("body", &self.body.as_deref().map(redact::Body))
+            .field("upload", &self.upload)
+            .field(
+                "signed_body",
+                &self.signed_body.as_deref().map(redact::Body),
+            )
             .field("encrypt_fields", &self.encrypt)
             .field("check", &self.check)
             .field("retry", &self.retry)

@@ -3,24 +3,97 @@
 //! attempt and every wait; the decision is [`crate::retry::decide`]; the client's retry
 //! budget has the last word. One `tracing` span covers the whole request.
 
+use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
 use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use super::RequestBuilder;
 use crate::error::{Error, TransportErrorKind};
 use crate::retry::{self, Attempt, Decision, Outcome, Stop};
-use crate::transport::{Limit, RawResponse};
+use crate::transport::{Limit, RawResponse, Transport};
 use tokio::time::Instant;
+
+/// One attempt's exchange: how a signed request is sent and its answer turned into the
+/// result. [`Whole`] reads the whole answer (every JSON call); the file request of a
+/// download streams its body to the destination (`super::download`).
+pub(crate) trait Exchange {
+    type Output;
+
+    /// Sends `request` to `transport` within `limit` (`path`: the request's path and
+    /// query after the base path) and records the answer's host, status and Request-ID on
+    /// `span`.
+    fn exchange<'a>(
+        &'a mut self,
+        transport: &'a Transport,
+        request: Request<Bytes>,
+        limit: Limit,
+        path: &'a str,
+        span: &'a tracing::Span,
+    ) -> impl Future<Output = Result<Self::Output, Error>> + Send + 'a;
+}
+
+/// The exchange of every JSON call: the whole answer, then `finish` (verification and
+/// classification).
+pub(crate) struct Whole<F>(pub(crate) F);
+
+impl<T, F> Exchange for Whole<F>
+where
+    F: Fn(RawResponse, &str) -> Result<T, Error> + Send + Sync,
+{
+    type Output = T;
+
+    // Written out rather than `async fn`: that would require `T: 'a`, which callers'
+    // result types need not meet (the result is made after the last borrow ends).
+    #[allow(clippy::manual_async_fn)]
+    fn exchange<'a>(
+        &'a mut self,
+        transport: &'a Transport,
+        request: Request<Bytes>,
+        limit: Limit,
+        path: &'a str,
+        span: &'a tracing::Span,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'a {
+        async move {
+            let sent = transport.send(request, limit).await;
+            match &sent {
+                Ok(raw) => record(span, &raw.host, Some((raw.status, &raw.headers))),
+                Err(Error::Transport {
+                    host: Some(host), ..
+                }) => record(span, host, None),
+                Err(_) => {}
+            }
+            sent.and_then(|raw| (self.0)(raw, path))
+        }
+    }
+}
+
+/// Records the host that answered and, if an answer came, its status and Request-ID.
+pub(crate) fn record(span: &tracing::Span, host: &str, answer: Option<(StatusCode, &HeaderMap)>) {
+    span.record("host", host);
+    if let Some((status, headers)) = answer {
+        span.record("status", status.as_u16());
+        if let Some(id) = headers.get("Request-ID").and_then(|v| v.to_str().ok()) {
+            span.record("request_id", id);
+        }
+    }
+}
 
 impl RequestBuilder {
     /// Sends with retries; `finish` turns each raw answer into the result (verification
     /// and classification for [`send`](Self::send)).
     pub(crate) async fn execute<T, F>(self, finish: F) -> Result<T, Error>
     where
-        F: Fn(RawResponse, &str) -> Result<T, Error>,
+        F: Fn(RawResponse, &str) -> Result<T, Error> + Send + Sync,
     {
+        self.execute_with(Whole(finish)).await
+    }
+
+    /// Sends with retries, each attempt by `exchange`.
+    pub(crate) async fn execute_with<X: Exchange>(self, exchange: X) -> Result<X::Output, Error> {
         // The template, never its values: placeholder values may be personal data.
         let span = tracing::info_span!(
             "wechatpay.request",
@@ -32,13 +105,14 @@ impl RequestBuilder {
             request_id = Empty,
             latency_ms = Empty,
         );
-        self.run(finish, span.clone()).instrument(span).await
+        self.run(exchange, span.clone()).instrument(span).await
     }
 
-    async fn run<T, F>(self, finish: F, span: tracing::Span) -> Result<T, Error>
-    where
-        F: Fn(RawResponse, &str) -> Result<T, Error>,
-    {
+    async fn run<X: Exchange>(
+        self,
+        mut exchange: X,
+        span: tracing::Span,
+    ) -> Result<X::Output, Error> {
         let pipeline = Arc::clone(&self.pipeline);
         let transport = &pipeline.transport;
         let policy = self.retry.unwrap_or(pipeline.retry);
@@ -76,22 +150,9 @@ impl RequestBuilder {
                     per_attempt: false,
                 },
             };
-            let sent = transport.send(request, limit).await;
-            let host = match &sent {
-                Ok(raw) => Some(raw.host.as_str()),
-                Err(Error::Transport { host, .. }) => host.as_deref(),
-                Err(_) => None,
-            };
-            if let Some(host) = host {
-                span.record("host", host);
-            }
-            if let Ok(raw) = &sent {
-                span.record("status", raw.status.as_u16());
-                if let Some(id) = raw.headers.get("Request-ID").and_then(|v| v.to_str().ok()) {
-                    span.record("request_id", id);
-                }
-            }
-            let result = sent.and_then(|raw| finish(raw, &prepared.path));
+            let result = exchange
+                .exchange(transport, request, limit, &prepared.path, &span)
+                .await;
             let now = Instant::now();
             let attempt = Attempt {
                 number,
@@ -141,6 +202,8 @@ fn outcome_of<T>(result: &Result<T, Error>, now: std::time::SystemTime) -> Outco
             TransportErrorKind::Io | TransportErrorKind::AttemptTimeout { .. } => Outcome::Unknown,
             _ => Outcome::Final,
         },
+        // A file request that failed on the connection before a byte was written.
+        Error::Download(download) if download.retryable => Outcome::Unknown,
         Error::Api(api) => Outcome::Answer {
             status: api.status,
             code: api.code.clone(),

@@ -86,7 +86,7 @@ impl BillKind {
 }
 
 /// How large a generated bill is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Size {
     Rows(u64),
     /// Records are added until the bill (before its summary) reaches this many bytes.
@@ -94,7 +94,7 @@ enum Size {
 }
 
 /// A deterministic bill: its kind, date, size and seed decide every byte.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BillSpec {
     kind: BillKind,
     date: String,
@@ -251,10 +251,11 @@ impl BillDigest {
     }
 }
 
-/// How a served bill misbehaves: data the sandbox's bill route acts on.
-#[allow(dead_code)] // acted on by the sandbox's bill route
+/// How a served bill misbehaves, to test that a client rejects it (see
+/// [`BillServing::fault`](crate::sandbox::BillServing::fault)).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum BillFault {
+#[non_exhaustive]
+pub enum BillFault {
     /// The answer's `hash_value` is wrong (its first hex digit changed); the file is fine.
     WrongDigest,
     /// The body stops after this many bytes of the (possibly compressed) file, though the
@@ -274,7 +275,6 @@ pub(crate) enum BillFault {
     },
 }
 
-#[allow(dead_code)] // used by the sandbox's bill route
 impl BillFault {
     /// The `hash_value` the step-one answer carries for `digest` under this fault.
     pub(crate) fn hash_value(&self, digest: &BillDigest) -> String {
@@ -289,6 +289,7 @@ impl BillFault {
     /// Damages a complete gzip file the way [`BillFault::CorruptGzip`] says: the CRC-32
     /// (the trailer's first four bytes) is inverted, so even a damage the inflater
     /// accepts is caught, and 16 bytes in the middle of the deflate data are flipped.
+    #[cfg(test)]
     pub(crate) fn corrupt_gzip(gzip: &mut [u8]) {
         let len = gzip.len();
         if len < 18 {
@@ -308,10 +309,7 @@ impl BillFault {
 const CHUNK: usize = 64 * 1024;
 
 /// How the sandbox serves one bill: what step one answers and what step two sends.
-#[allow(dead_code)] // used by the sandbox's bill route
 pub(crate) struct ServedBill {
-    /// The `hash_value` of step one's answer (wrong under [`BillFault::WrongDigest`]).
-    pub(crate) hash_value: String,
     /// The `Content-Length` to announce: the plain bill's length; `None` (chunked) for gzip.
     pub(crate) content_length: Option<u64>,
     /// The body's pieces, generated as they are taken (gzip work is CPU-bound: take them
@@ -323,7 +321,6 @@ pub(crate) struct ServedBill {
     pub(crate) pace: Option<(usize, Duration)>,
 }
 
-#[allow(dead_code)] // used by the sandbox's bill route
 impl BillSpec {
     /// The plan for serving this bill, gzip-compressed at `gzip_level` if given, with
     /// `fault` applied; `digest` is [`BillSpec::digest`] (computed once and cached by the
@@ -334,10 +331,6 @@ impl BillSpec {
         gzip_level: Option<u32>,
         fault: Option<&BillFault>,
     ) -> ServedBill {
-        let hash_value = match fault {
-            Some(fault) => fault.hash_value(digest),
-            None => digest.sha1_hex(),
-        };
         let body = match gzip_level {
             Some(level) => ServedChunks::Gzip {
                 chunks: Box::new(self.gzip_chunks(level)),
@@ -348,7 +341,6 @@ impl BillSpec {
             None => ServedChunks::Plain(Box::new(self.chunks())),
         };
         ServedBill {
-            hash_value,
             content_length: gzip_level.is_none().then_some(digest.len),
             body,
             cut_after: match fault {
@@ -364,7 +356,6 @@ impl BillSpec {
 }
 
 /// The pieces of a served bill (see [`BillSpec::served`]).
-#[allow(dead_code)] // used by the sandbox's bill route
 pub(crate) enum ServedChunks {
     Plain(Box<BillChunks>),
     Gzip {

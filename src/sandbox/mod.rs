@@ -39,12 +39,14 @@
 pub mod bills;
 #[cfg(feature = "catalog")]
 mod catalog_routes;
+mod files;
 mod lifecycle;
 mod notify;
 mod proxy;
 mod routes;
 mod server;
 
+pub use files::BillServing;
 pub use notify::{notification, NotificationBuilder, SignedNotification};
 pub use proxy::{ProxiedRequest, TestProxy};
 
@@ -277,6 +279,8 @@ pub(crate) struct State {
     pub(crate) signature_cache: Mutex<Option<server::CachedSignature>>,
     /// Orders and refunds of the stateful payment lifecycle.
     pub(crate) ledger: lifecycle::Ledger,
+    /// Bills served and links issued.
+    pub(crate) files: Arc<files::Files>,
 }
 
 /// How many received requests the sandbox remembers (the oldest are dropped first).
@@ -360,8 +364,10 @@ impl Sandbox {
             reuse_signatures: AtomicBool::new(false),
             signature_cache: Mutex::new(None),
             ledger: lifecycle::Ledger::default(),
+            files: Arc::default(),
         });
         let (addr, control, server) = server::serve(port, Arc::clone(&state)).await?;
+        state.files.set_addr(addr);
         let client = credentials()?
             .base_url(format!("http://{addr}/"))
             .strict(cfg!(feature = "catalog"))

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use super::files::{self, Body, Routed};
 use super::routes::{self, Answer};
 use super::{Countdown, Fault, RecordedRequest, State, RECORD_LIMIT};
 use crate::crypto::random_nonce;
@@ -127,10 +128,7 @@ impl std::fmt::Display for CutOff {
 
 impl std::error::Error for CutOff {}
 
-async fn handle(
-    state: Arc<State>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, CutOff> {
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, CutOff> {
     state.received.fetch_add(1, Ordering::Relaxed);
     let _active = Active::enter(&state);
     let (parts, body) = request.into_parts();
@@ -146,7 +144,8 @@ async fn handle(
         .get(&SERIAL)
         .is_some_and(|v| v.as_bytes() == state.pubkey_id.as_bytes());
 
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+    let limit = files::request_limit(&parts.headers, MAX_REQUEST_BODY);
+    let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             let answer = Answer::error(
@@ -154,8 +153,13 @@ async fn handle(
                 "PARAM_ERROR",
                 "请求体过大 (request body too large)",
             );
-            return Ok(sign_answer(&state, answer, &[], use_pubkey));
+            return Ok(sign_answer(&state, answer, &[], use_pubkey).map(Body::from));
         }
+    };
+    // An upload is signed over its `meta` part, as on the platform.
+    let signed = match files::signed_body(&parts.headers, &body) {
+        Ok(signed) => signed,
+        Err(answer) => return Ok(sign_answer(&state, answer, &faults, use_pubkey).map(Body::from)),
     };
     let target = parts
         .uri
@@ -164,7 +168,7 @@ async fn handle(
         .unwrap_or("/")
         .to_owned();
 
-    let answer = match check_authorization(&state, &parts, &target, &body) {
+    let answer = match check_authorization(&state, &parts, &target, signed) {
         Err(reason) => Answer::json(
             StatusCode::UNAUTHORIZED,
             &json!({
@@ -207,11 +211,17 @@ async fn handle(
                 })
             }) {
                 Some(answer) => answer,
-                None => routes::answer(&state, &parts.method, &target, &body),
+                None => match files::answer(&state, &parts.method, &parts.headers, &target, &body)
+                    .await
+                {
+                    Some(Routed::Answer(answer)) => answer,
+                    Some(Routed::File(file)) => return Ok(file),
+                    None => routes::answer(&state, &parts.method, &target, &body),
+                },
             }
         }
     };
-    Ok(sign_answer(&state, answer, &faults, use_pubkey))
+    Ok(sign_answer(&state, answer, &faults, use_pubkey).map(Body::from))
 }
 
 /// The platform's error answer for a status of [`Fault::FailTimes`].

@@ -19,6 +19,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 
 use super::proxy::{Connector, ProxyRules};
+use super::stream::BodyStream;
 use crate::error::{BoxError, TransportErrorKind};
 
 /// A boxed, sendable future, as [`HttpSend::send`] returns.
@@ -87,11 +88,40 @@ pub trait HttpSend: fmt::Debug + Send + Sync + 'static {
     ///
     /// A [`SendError`] saying whether the request can have reached the server.
     fn send(&self, request: Request<Bytes>) -> BoxFuture<'_, Result<Response<Bytes>, SendError>>;
+
+    /// Sends `request` and hands the answer back as soon as its head has arrived, its body
+    /// still arriving: for file downloads (bills, receipts), which are streamed to their
+    /// destination and never held whole. The client applies its download limits (size, idle
+    /// timeout) to the body, not the maximum response size or the total timeout.
+    ///
+    /// The default reads the whole answer with [`send`](HttpSend::send), so a sender that
+    /// only implements `send` still downloads, within its own limits; the default stack
+    /// streams.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](HttpSend::send), for the exchange up to the answer's head.
+    fn send_streaming(
+        &self,
+        request: Request<Bytes>,
+    ) -> BoxFuture<'_, Result<Response<BodyStream>, SendError>> {
+        Box::pin(async move {
+            let response = self.send(request).await?;
+            Ok(response.map(BodyStream::from))
+        })
+    }
 }
 
 impl<T: HttpSend + ?Sized> HttpSend for Arc<T> {
     fn send(&self, request: Request<Bytes>) -> BoxFuture<'_, Result<Response<Bytes>, SendError>> {
         (**self).send(request)
+    }
+
+    fn send_streaming(
+        &self,
+        request: Request<Bytes>,
+    ) -> BoxFuture<'_, Result<Response<BodyStream>, SendError>> {
+        (**self).send_streaming(request)
     }
 }
 
@@ -195,10 +225,24 @@ impl HttpSend for HyperSender {
     fn send(&self, request: Request<Bytes>) -> BoxFuture<'_, Result<Response<Bytes>, SendError>> {
         Box::pin(self.exchange(request))
     }
+
+    fn send_streaming(
+        &self,
+        request: Request<Bytes>,
+    ) -> BoxFuture<'_, Result<Response<BodyStream>, SendError>> {
+        Box::pin(async move {
+            let response = self.head(request).await?;
+            Ok(response.map(BodyStream::new))
+        })
+    }
 }
 
 impl HyperSender {
-    async fn exchange(&self, mut request: Request<Bytes>) -> Result<Response<Bytes>, SendError> {
+    /// Sends the request and waits for the answer's head.
+    async fn head(
+        &self,
+        mut request: Request<Bytes>,
+    ) -> Result<Response<hyper::body::Incoming>, SendError> {
         // Plain http through a proxy goes in absolute form on the proxy connection, so the
         // proxy's credentials ride on the request itself (https tunnels carry them on CONNECT).
         if let Some(auth) = self
@@ -208,11 +252,14 @@ impl HyperSender {
         {
             request.headers_mut().insert(PROXY_AUTHORIZATION, auth);
         }
-        let response = self
-            .client
+        self.client
             .request(request.map(Full::new))
             .await
-            .map_err(classify)?;
+            .map_err(classify)
+    }
+
+    async fn exchange(&self, request: Request<Bytes>) -> Result<Response<Bytes>, SendError> {
+        let response = self.head(request).await?;
         let (parts, mut body) = response.into_parts();
         let limit = self.max_response_size;
         let too_large = || SendError::of_kind(TransportErrorKind::BodyTooLarge { limit }, None);

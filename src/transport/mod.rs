@@ -16,6 +16,7 @@ mod failover;
 mod hosts;
 mod http;
 mod proxy;
+mod stream;
 mod tls;
 
 use std::collections::HashMap;
@@ -35,9 +36,11 @@ use crate::error::{Error, TransportErrorKind};
 pub use self::failover::{Failover, FailoverStatus, HostState, HostStatus};
 pub use self::http::{BoxFuture, HttpSend, SendError};
 pub use self::proxy::Proxy;
+pub use self::stream::BodyStream;
 
 pub(crate) use self::failover::Hosts;
 pub(crate) use self::hosts::{host_port_of, is_loopback, BaseUrl, Origin};
+pub(crate) use self::stream::StreamedResponse;
 pub(crate) use self::tls::TlsSettings;
 
 use self::failover::{Reach, Transition};
@@ -106,7 +109,7 @@ impl Limit {
         }
     }
 
-    fn expired(&self) -> TransportErrorKind {
+    pub(crate) fn expired(&self) -> TransportErrorKind {
         if self.per_attempt {
             TransportErrorKind::AttemptTimeout { after: self.after }
         } else {
@@ -232,12 +235,35 @@ impl Transport {
         request: Request<Bytes>,
         limit: Limit,
     ) -> Result<RawResponse, Error> {
+        self.route(request, |request| self.attempt(request, limit))
+            .await
+    }
+
+    /// Sends one signed request and returns once the answer's head has arrived (within
+    /// `limit`), its body still streaming: for file downloads, whose body neither the
+    /// maximum response size nor `limit` covers. Fails over like [`send`](Self::send).
+    pub(crate) async fn send_streaming(
+        &self,
+        request: Request<Bytes>,
+        limit: Limit,
+    ) -> Result<StreamedResponse, Error> {
+        self.route(request, |request| self.attempt_streaming(request, limit))
+            .await
+    }
+
+    /// Sends `request` by `attempt` to the host the breaker chooses, and to the other one
+    /// if that one cannot be connected to.
+    async fn route<T, F, Fut>(&self, request: Request<Bytes>, attempt: F) -> Result<T, Error>
+    where
+        F: Fn(Request<Bytes>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
         let Some(hosts) = self
             .hosts
             .as_ref()
             .filter(|h| h.primary().serves(request.uri()))
         else {
-            return self.attempt(request, limit).await;
+            return attempt(request).await;
         };
         let mut plan = hosts.plan(Instant::now());
         let [first, second] = plan.order;
@@ -247,7 +273,7 @@ impl Transport {
         } else {
             hosts.origin(first).retarget(&request)?
         };
-        let result = self.attempt(request, limit).await;
+        let result = attempt(request).await;
         note(
             hosts,
             first,
@@ -262,7 +288,7 @@ impl Transport {
                     "wechatpay: failing over to {}",
                     hosts.origin(second)
                 );
-                let result = self.attempt(fallback, limit).await;
+                let result = attempt(fallback).await;
                 note(
                     hosts,
                     second,
@@ -272,6 +298,40 @@ impl Transport {
             }
             other => other,
         }
+    }
+
+    /// One streamed exchange with one host: the head within `limit`, the body as it comes.
+    async fn attempt_streaming(
+        &self,
+        request: Request<Bytes>,
+        limit: Limit,
+    ) -> Result<StreamedResponse, Error> {
+        let host = host_port_of(request.uri());
+        let answer =
+            match tokio::time::timeout_at(limit.at, self.sender.send_streaming(request)).await {
+                Ok(answer) => answer,
+                Err(_) => return Err(Error::transport(limit.expired(), Some(host), None)),
+            };
+        match answer {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                Ok(StreamedResponse {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body,
+                    host,
+                })
+            }
+            Err(e) => {
+                let (kind, source) = e.into_parts();
+                Err(Error::transport(kind, Some(host), source))
+            }
+        }
+    }
+
+    /// The maximum response size of answers read whole.
+    pub(crate) fn max_response_size(&self) -> usize {
+        self.max_response_size
     }
 
     /// One exchange with one host, until `limit`.
@@ -308,7 +368,7 @@ impl Transport {
 }
 
 /// What an exchange showed about its host's reachability.
-fn reach(result: &Result<RawResponse, Error>) -> Reach {
+fn reach<T>(result: &Result<T, Error>) -> Reach {
     match result {
         Ok(_) => Reach::Connected,
         Err(e) if e.is_connect() => Reach::Refused,

@@ -22,6 +22,14 @@ pub async fn run(args: CallArgs) -> Result<(), Failure> {
     let uri = args.uri.as_deref().unwrap_or_default();
     check_uri(uri)?;
     let body = args.data.as_deref().map(read_data).transpose()?;
+    if !args.form.is_empty() && args.method.as_ref().is_some_and(|m| *m != Method::POST) {
+        return Err(Failure::usage("an upload (-F) is a POST; leave out -X"));
+    }
+    let template = endpoint(&sandbox::offline_client()?, uri)
+        .template()
+        .to_owned();
+    let form = crate::upload::form(&template, &args.form).await?;
+    let body = Body { json: body, form };
     let show = Show {
         include: args.include,
         raw: args.raw,
@@ -126,18 +134,17 @@ fn endpoint(client: &Wechatpay, uri: &str) -> Chain {
 }
 
 /// The request, unsigned: method, placeholders, query, headers, body, fixed signature inputs.
-fn prepare(
-    client: &Wechatpay,
-    uri: &str,
-    args: &CallArgs,
-    body: Option<Vec<u8>>,
-) -> RequestBuilder {
+fn prepare(client: &Wechatpay, uri: &str, args: &CallArgs, body: Body) -> RequestBuilder {
+    let Body { json: body, form } = body;
     let method = args.method.clone().unwrap_or(if body.is_some() {
         Method::POST
     } else {
         Method::GET
     });
-    let mut request = endpoint(client, uri).request(method);
+    let mut request = match form {
+        Some(form) => endpoint(client, uri).upload_multipart(form),
+        None => endpoint(client, uri).request(method),
+    };
     for pair in &args.params {
         request = request.param(pair.name.as_str(), pair.value.as_str());
     }
@@ -162,6 +169,13 @@ fn prepare(
     } else {
         request.skip_check()
     }
+}
+
+/// What the request carries: a JSON body (`-d`) or an upload's form (`-F`).
+#[derive(Clone)]
+struct Body {
+    json: Option<Vec<u8>>,
+    form: Option<wechatpay::multipart::Multipart>,
 }
 
 /// The `-d` argument as the compact JSON bytes to send: the text itself, `@FILE`, or `-`

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use wechatpay::download::DownloadErrorKind;
 use wechatpay::{Error, TemplateErrorKind};
 
 /// The exit codes, one per kind of failure (documented in `--help`).
@@ -123,6 +124,18 @@ impl From<Error> for Failure {
                     request_id.unwrap_or("-")
                 ));
                 Failure::new(Exit::Verification, message)
+            }
+            // A file whose digest does not match is untrusted like a bad signature; one
+            // that did not arrive whole is the transport's failure.
+            Error::Download(download) => {
+                let exit = match download.kind() {
+                    DownloadErrorKind::DigestMismatch { .. } => Exit::Verification,
+                    DownloadErrorKind::Write => Exit::Other,
+                    _ => Exit::Transport,
+                };
+                let mut message = with_sources(&error);
+                message.push_str("; nothing was written to the output file");
+                Failure::new(exit, message)
             }
             _ => Failure::new(Exit::Other, with_sources(&error)),
         }

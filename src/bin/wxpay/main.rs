@@ -10,7 +10,7 @@
 //!
 //! Modules: [`cli`] (options and help), [`credentials`] (flags, environment, config file,
 //! sandbox), [`call`] (build, sign, send, print), [`serve`] (`wxpay sandbox`), [`crt`] (`wxpay crt`),
-//! [`catalog`] (`wxpay list`, `wxpay describe`), [`output`]
+//! [`catalog`] (`wxpay list`, `wxpay describe`), [`bill`] (`wxpay bill`), [`upload`] (`-F`), [`output`]
 //! (request and answer text), [`json`] (order-keeping JSON layout), [`failure`] (messages
 //! and exit codes).
 
@@ -19,6 +19,7 @@
 // `<SERIAL>` and bare URLs read right there, and backticks would print as backticks.
 #![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
 
+mod bill;
 mod call;
 mod catalog;
 mod cli;
@@ -28,6 +29,7 @@ mod failure;
 mod json;
 mod output;
 mod serve;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
             Some(Command::Crt(args)) => crt::run(args).await,
             Some(Command::List(args)) => catalog::list(args),
             Some(Command::Describe(args)) => catalog::describe(args),
+            Some(Command::Bill(args)) => bill::run(args).await,
             None => call::run(cli.call).await,
         }
     });

@@ -1012,3 +1012,325 @@ fn an_unknown_uri_sent_anyway_names_the_closest_templates() {
     );
     assert!(run.stdout.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// `wxpay bill` and uploads (`-F`)
+
+/// A sandbox in this process (on a thread of its own), serving bills as `serving` says;
+/// `wxpay` reaches it with the sandbox credentials of the config fixture.
+struct InProcess {
+    base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    fn start(serving: wechatpay::sandbox::BillServing) -> InProcess {
+        let (announce, announced) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let sandbox = wechatpay::sandbox::Sandbox::start()
+                    .await
+                    .expect("a sandbox");
+                sandbox.serve_bills(serving);
+                let _ = announce.send(sandbox.base_url());
+                let _ = stopped.await;
+            });
+        });
+        let base_url = announced
+            .recv_timeout(DEADLINE)
+            .expect("the sandbox starts in time");
+        InProcess {
+            base_url,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `wxpay ARGS` with the sandbox credentials after them, aimed at this sandbox.
+    fn wxpay(&self, args: &[&str]) -> Command {
+        let mut command = wxpay();
+        command.args(args).args([
+            "--config",
+            &fixture("sandbox.toml"),
+            "--base-url",
+            &self.base_url,
+        ]);
+        command
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn bill_downloads_a_gzip_tradebill_from_the_embedded_sandbox() {
+    let dir = scratch_dir("bill");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("tradebill.csv");
+    let run = run(&[
+        "bill",
+        "tradebill",
+        "--date",
+        "2026-11-29",
+        "--type",
+        "ALL",
+        "--gzip",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .expect(0);
+    let expected = wechatpay::sandbox::bills::BillSpec::new(
+        wechatpay::sandbox::bills::BillKind::TradeAll,
+        "2026-11-29",
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), expected.to_vec());
+    assert!(
+        run.stdout
+            .contains(&format!("{} bytes (gzip, ", expected.to_vec().len())),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout
+            .trim_end()
+            .ends_with(&format!("SHA1 {} verified", expected.digest().sha1_hex())),
+        "{run:#?}"
+    );
+    // Not a terminal: no progress line, only the sandbox notice.
+    assert!(!run.stderr.contains('\r'), "{run:#?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    assert_eq!(listing(&dir), ["tradebill.csv"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bill_failures_have_their_exit_codes_and_leave_no_file() {
+    use wechatpay::sandbox::bills::BillFault;
+    use wechatpay::sandbox::BillServing;
+
+    let cases = [
+        (BillFault::WrongDigest, VERIFICATION, "announced"),
+        (
+            BillFault::Truncate { after: 3_000 },
+            TRANSPORT,
+            "ended early",
+        ),
+        (BillFault::CorruptGzip, TRANSPORT, "gzip"),
+    ];
+    for (fault, code, needle) in cases {
+        let sandbox = InProcess::start(BillServing::new().rows(2_000).fault(fault.clone()));
+        let dir = scratch_dir("bill-fault");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("fundflow.csv");
+        let run = run_command(
+            &mut sandbox.wxpay(&[
+                "bill",
+                "fundflowbill",
+                "--date",
+                "2026-11-29",
+                "--account-type",
+                "BASIC",
+                "--gzip",
+                "-o",
+                out.to_str().unwrap(),
+            ]),
+            None,
+        )
+        .expect(code);
+        run.one_line_error(&[needle, "nothing was written"]);
+        assert!(listing(&dir).is_empty(), "{fault:?}: {:?}", listing(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn bill_takes_a_download_url_and_checks_its_digest() {
+    let sandbox = InProcess::start(wechatpay::sandbox::BillServing::new().rows(50));
+    // Step one, by hand: the link, as `wxpay -i` would show it.
+    let link = run_command(
+        &mut sandbox.wxpay(&["v3/bill/tradebill", "-q", "bill_date=2026-11-29"]),
+        None,
+    )
+    .expect(0)
+    .json();
+    let url = link["download_url"].as_str().unwrap();
+    let hash = link["hash_value"].as_str().unwrap();
+    let dir = scratch_dir("bill-url");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("bill.csv");
+    run_command(
+        &mut sandbox.wxpay(&[
+            "bill",
+            "--url",
+            url,
+            "--hash-value",
+            hash,
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        None,
+    )
+    .expect(0);
+    assert!(out.is_file());
+    let wrong = format!(
+        "{}{}",
+        if hash.starts_with('0') { "1" } else { "0" },
+        &hash[1..]
+    );
+    let refused = run_command(
+        &mut sandbox.wxpay(&[
+            "bill",
+            "--url",
+            url,
+            "--hash-value",
+            &wrong,
+            "-o",
+            dir.join("other.csv").to_str().unwrap(),
+        ]),
+        None,
+    )
+    .expect(VERIFICATION);
+    refused.one_line_error(&["SHA1", "do not use it"]);
+    assert_eq!(listing(&dir), ["bill.csv"]);
+    // Usage: no bill and no URL; a URL without its digest.
+    run(&["bill", "-o", "x.csv"]).expect(USAGE);
+    run(&["bill", "--url", url, "-o", "x.csv"]).expect(USAGE);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A 1×1 PNG in `dir`.
+fn png_file(dir: &Path, name: &str) -> PathBuf {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0bIDAT\x78\x9c\x63\x60\x00\x02\x00\x00\x05\x00\x01\x7a\x5e\xab\x3f\x00\x00\x00\x00IEND\xae\x42\x60\x82";
+    let path = dir.join(name);
+    std::fs::write(&path, PNG).unwrap();
+    path
+}
+
+#[test]
+fn form_uploads_a_file_with_its_meta_signed() {
+    let dir = scratch_dir("upload");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = png_file(&dir, "logo.png");
+    let file = format!("file=@{}", png.display());
+    let answer = run(&["v3/merchant/media/upload", "-F", &file])
+        .expect(0)
+        .json();
+    assert!(
+        answer["media_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("SANDBOX_")),
+        "{answer}"
+    );
+
+    // A meta field the endpoint requires, as -F NAME=VALUE.
+    let users = dir.join("users.csv");
+    std::fs::write(&users, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o\n").unwrap();
+    let task = run(&[
+        "v3/marketing/bank/packages/{package_id}/tasks",
+        "-p",
+        "package_id=8473295",
+        "-F",
+        &format!("file=@{}", users.display()),
+        "-F",
+        "bank_type=ICBC_DEBIT",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(task["bank_type"], "ICBC_DEBIT");
+    assert_eq!(task["filename"], "users.csv");
+
+    // The dry run shows the form (text here) and its Content-Type.
+    let dry = run(&[
+        "--dry-run",
+        "v3/marketing/bank/packages/{package_id}/tasks",
+        "-p",
+        "package_id=8473295",
+        "-F",
+        &format!("file=@{}", users.display()),
+        "-F",
+        "bank_type=ICBC_DEBIT",
+    ])
+    .expect(0);
+    assert!(
+        dry.stdout
+            .contains("content-type: multipart/form-data; boundary="),
+        "{dry:#?}"
+    );
+    assert!(
+        dry.stdout
+            .contains(r#"{"bank_type":"ICBC_DEBIT","filename":"users.csv","sha256":""#),
+        "{dry:#?}"
+    );
+    assert!(
+        dry.stdout.contains("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"),
+        "{dry:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn form_mistakes_are_usage_errors_before_anything_is_sent() {
+    let dir = scratch_dir("upload-mistakes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = png_file(&dir, "logo.png");
+    // No file.
+    run(&["v3/merchant/media/upload", "-F", "bank_type=X"])
+        .expect(USAGE)
+        .one_line_error(&["one file", "-F NAME=@PATH"]);
+    // A required meta field missing.
+    run(&[
+        "v3/marketing/bank/packages/{package_id}/tasks",
+        "-p",
+        "package_id=1",
+        "-F",
+        &format!("file=@{}", png.display()),
+    ])
+    .expect(USAGE)
+    .one_line_error(&["bank_type"]);
+    // Over the endpoint's limit.
+    let big = dir.join("big.png");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(3 << 20).unwrap();
+    run(&[
+        "v3/marketing/favor/media/image-upload",
+        "-F",
+        &format!("file=@{}", big.display()),
+    ])
+    .expect(USAGE)
+    .one_line_error(&["too large", "2 MiB"]);
+    // -F with -d.
+    run(&[
+        "v3/merchant/media/upload",
+        "-F",
+        &format!("file=@{}", png.display()),
+        "-d",
+        "{}",
+    ])
+    .expect(USAGE);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

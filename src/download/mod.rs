@@ -59,6 +59,10 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt
 
 use crate::error::{BoxError, Error};
 
+mod fetch;
+
+pub use fetch::DownloadBuilder;
+
 /// The default limit on a download's size (uncompressed, and compressed): 16 GiB.
 ///
 /// It protects the disk, not the memory (which stays bounded whatever the size); the
@@ -564,6 +568,16 @@ impl Download {
         self
     }
 
+    /// Sets the announced length of this attempt's body.
+    pub(crate) fn set_content_length(&mut self, length: Option<u64>) {
+        self.content_length = length;
+    }
+
+    /// Whether a file written to a path is synced before it is renamed.
+    pub(crate) fn syncs_to_disk(&self) -> bool {
+        self.sync
+    }
+
     /// Streams `body` into `writer`: decompressed, digested, checked.
     ///
     /// The writer sees the bytes before the digest is known: on any error, discard what
@@ -642,7 +656,13 @@ impl Download {
         Ok(done)
     }
 
-    async fn run<S, E, W>(&mut self, body: S, writer: &mut W) -> Result<Downloaded, DownloadError>
+    /// One pass of `body` into `writer` (no final flush): what the client's file request
+    /// runs once per attempt.
+    pub(crate) async fn run<S, E, W>(
+        &mut self,
+        body: S,
+        writer: &mut W,
+    ) -> Result<Downloaded, DownloadError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: Into<BoxError>,
@@ -1013,14 +1033,16 @@ where
 }
 
 /// A temporary file next to the target, removed on drop unless kept.
-struct TempFile {
-    path: PathBuf,
+pub(crate) struct TempFile {
+    pub(crate) path: PathBuf,
     keep: bool,
 }
 
 impl TempFile {
     /// Creates `.NAME.RANDOM.part` next to `target`, exclusively.
-    async fn create(target: &Path) -> Result<(TempFile, tokio::fs::File), DownloadError> {
+    pub(crate) async fn create(
+        target: &Path,
+    ) -> Result<(TempFile, tokio::fs::File), DownloadError> {
         let name = target.file_name().ok_or_else(|| {
             DownloadError::write(
                 io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
@@ -1056,7 +1078,7 @@ impl TempFile {
         ))
     }
 
-    fn keep(&mut self) {
+    pub(crate) fn keep(&mut self) {
         self.keep = true;
     }
 }
@@ -1116,22 +1138,27 @@ pub struct DownloadError {
     kind: DownloadErrorKind,
     path: Option<PathBuf>,
     source: Option<BoxError>,
+    /// Set by the client's file request: the connection failed before a byte was written,
+    /// so another attempt is safe.
+    pub(crate) retryable: bool,
 }
 
 impl DownloadError {
-    fn new(kind: DownloadErrorKind, source: Option<BoxError>) -> DownloadError {
+    pub(crate) fn new(kind: DownloadErrorKind, source: Option<BoxError>) -> DownloadError {
         DownloadError {
             kind,
             path: None,
             source,
+            retryable: false,
         }
     }
 
-    fn write(error: io::Error, path: Option<&Path>) -> DownloadError {
+    pub(crate) fn write(error: io::Error, path: Option<&Path>) -> DownloadError {
         DownloadError {
             kind: DownloadErrorKind::Write,
             path: path.map(Path::to_path_buf),
             source: Some(Box::new(error)),
+            retryable: false,
         }
     }
 
@@ -1144,6 +1171,29 @@ impl DownloadError {
     /// reports as a verification failure.
     pub fn is_digest_mismatch(&self) -> bool {
         matches!(self.kind, DownloadErrorKind::DigestMismatch { .. })
+    }
+
+    /// The path a write failure concerns, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Whether the connection, not the file, failed (cut short, broken, silent): worth
+    /// another attempt if nothing was written yet.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            DownloadErrorKind::Truncated { .. }
+                | DownloadErrorKind::Body
+                | DownloadErrorKind::Stalled { .. }
+        )
+    }
+
+    pub(crate) fn with_path(mut self, path: &Path) -> DownloadError {
+        if self.kind == DownloadErrorKind::Write && self.path.is_none() {
+            self.path = Some(path.to_path_buf());
+        }
+        self
     }
 }
 
@@ -1194,11 +1244,10 @@ impl std::error::Error for DownloadError {
     }
 }
 
-/// Provisional: a failed download as the crate's [`Error`] (`Decode`, with the
-/// [`DownloadError`] as its source), until `Error` has a variant of its own.
+/// A failed download as the crate's [`Error::Download`].
 impl From<DownloadError> for Error {
     fn from(error: DownloadError) -> Error {
-        Error::decode("the download failed", Some(Box::new(error)))
+        Error::Download(Box::new(error))
     }
 }
 
