@@ -596,14 +596,51 @@ fn secrets_never_print() {
 // ---------------------------------------------------------------------------------------
 // Mutual TLS: the merchant certificate from PEM and PKCS#12, presented in a handshake.
 
+/// The PKCS#12 files and a stranger's certificate (tests/fixtures/v2/tls), and the test CA,
+/// server and merchant TLS certificates the sandbox serves with (src/sandbox/keys).
 fn tls(name: &str) -> PathBuf {
-    fixture("tls").join(name)
+    let published = match name {
+        "ca.pem" => Some("tls_ca.pem"),
+        "server_cert.pem" => Some("tls_server_cert.pem"),
+        "server_key.pem" => Some("tls_server_key.pem"),
+        "merchant_cert.pem" => Some("merchant_tls_cert.pem"),
+        "merchant_key.pem" => Some("merchant_key.pem"),
+        _ => None,
+    };
+    match published {
+        Some(file) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/sandbox/keys")
+            .join(file),
+        None => fixture("tls").join(name),
+    }
 }
 
 fn pem_identity() -> MerchantIdentity {
     MerchantIdentity::from_pem_files(tls("merchant_cert.pem"), tls("merchant_key.pem")).unwrap()
 }
 
+#[test]
+fn the_merchant_identity_loads_from_pem() {
+    let pem = pem_identity();
+    assert!(pem.certificate().subject().contains(MERCHANT));
+    assert_eq!(
+        pem.serial(),
+        wechatpay::sandbox::merchant_identity().unwrap().serial()
+    );
+    let mismatched =
+        MerchantIdentity::from_pem_files(tls("merchant_cert.pem"), tls("server_key.pem"))
+            .unwrap_err();
+    assert!(
+        mismatched.to_string().contains("does not belong"),
+        "{mismatched}"
+    );
+    let swapped =
+        MerchantIdentity::from_pem_files(tls("merchant_key.pem"), tls("merchant_cert.pem"))
+            .unwrap_err();
+    assert!(matches!(swapped, Error::Key { .. }), "{swapped}");
+}
+
+#[cfg(feature = "pkcs12")]
 #[test]
 fn the_merchant_identity_loads_from_pem_and_both_pkcs12_flavours() {
     let pem = pem_identity();
@@ -633,19 +670,6 @@ fn the_merchant_identity_loads_from_pem_and_both_pkcs12_flavours() {
 
     let not_p12 = MerchantIdentity::from_pkcs12(b"not a p12 file", MERCHANT).unwrap_err();
     assert!(matches!(not_p12, Error::Key { .. }), "{not_p12}");
-
-    let mismatched =
-        MerchantIdentity::from_pem_files(tls("merchant_cert.pem"), tls("server_key.pem"))
-            .unwrap_err();
-    assert!(
-        mismatched.to_string().contains("does not belong"),
-        "{mismatched}"
-    );
-
-    let swapped =
-        MerchantIdentity::from_pem_files(tls("merchant_key.pem"), tls("merchant_cert.pem"))
-            .unwrap_err();
-    assert!(matches!(swapped, Error::Key { .. }), "{swapped}");
 }
 
 /// A TLS server on 127.0.0.1 that requires a client certificate from the test CA and
@@ -736,8 +760,12 @@ fn exchange(port: u16, config: rustls::ClientConfig) -> Result<String, String> {
 #[test]
 fn the_client_config_presents_the_merchant_certificate() {
     let ca = Certificate::from_pem_file(tls("ca.pem")).unwrap();
+    // From the platform's kind of file when it can be read, else from the PEM files.
+    #[cfg(feature = "pkcs12")]
     let identity =
         MerchantIdentity::from_pkcs12_file(tls("merchant_legacy.p12"), MERCHANT).unwrap();
+    #[cfg(not(feature = "pkcs12"))]
+    let identity = pem_identity();
     let stranger =
         MerchantIdentity::from_pem_files(tls("stranger_cert.pem"), tls("stranger_key.pem"))
             .unwrap();

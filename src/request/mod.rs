@@ -6,6 +6,8 @@ mod headers;
 mod pipeline;
 
 mod send;
+#[cfg(feature = "apiv2")]
+mod v2;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -28,6 +30,8 @@ use crate::verify::SERIAL;
 
 pub(crate) use encrypt::json_kind;
 pub(crate) use pipeline::{Pipeline, Retries};
+#[cfg(feature = "apiv2")]
+pub(crate) use v2::Apiv2Config;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -100,6 +104,9 @@ pub(crate) struct Prepared {
     /// The caller's fixed signature inputs, for the first attempt.
     timestamp: Option<u64>,
     nonce: Option<String>,
+    /// An APIv2 call: signed with the APIv2 key instead (see `v2.rs`).
+    #[cfg(feature = "apiv2")]
+    v2: Option<Box<v2::V2Parts>>,
 }
 
 impl RequestBuilder {
@@ -511,6 +518,10 @@ impl RequestBuilder {
         if self.check.unwrap_or(pipeline.strict) {
             self.check_catalog()?;
         }
+        #[cfg(feature = "apiv2")]
+        if v2::is_v2(&self.template) {
+            return self.prepare_v2();
+        }
         let template = pipeline.template(&self.template)?;
         let mut path = template.expand_path(&self.params)?;
         append_query(&mut path, &self.query);
@@ -561,6 +572,8 @@ impl RequestBuilder {
             body: Bytes::from(body),
             timestamp: self.timestamp,
             nonce: self.nonce,
+            #[cfg(feature = "apiv2")]
+            v2: None,
         })
     }
 
@@ -615,6 +628,10 @@ impl RequestBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
+        #[cfg(feature = "apiv2")]
+        if v2::is_v2(&self.template) {
+            return self.send_v2().await;
+        }
         let pipeline = Arc::clone(&self.pipeline);
         self.execute(move |raw, path| classify(raw, &pipeline.verifier, path))
             .await
@@ -626,6 +643,10 @@ impl Prepared {
     /// timestamp and nonce on the first attempt, with fresh ones on every retry, so that
     /// the platform never sees the same nonce twice.
     pub(crate) fn sign(&self, first: bool) -> Result<Request<Bytes>, Error> {
+        #[cfg(feature = "apiv2")]
+        if let Some(v2) = &self.v2 {
+            return self.sign_v2(v2, first);
+        }
         let pipeline = &*self.pipeline;
         let timestamp = match self.timestamp.filter(|_| first) {
             Some(t) => t,
