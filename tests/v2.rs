@@ -286,12 +286,49 @@ fn micropay_body() -> Value {
     })
 }
 
+/// A client with the sandbox's credentials at the production URL, signing APIv2 with the
+/// key of the fixtures, presenting the sandbox merchant's certificate: nothing is sent.
+fn v2_client() -> wechatpay::Wechatpay {
+    wechatpay::sandbox::offline_client_builder()
+        .unwrap()
+        .apiv2_key(KEY)
+        .merchant_identity(wechatpay::sandbox::merchant_identity().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The head of a built request as text: method, URI, the headers that say what it is.
+fn head(request: &http::Request<Vec<u8>>) -> String {
+    let mut out = format!("{} {}\n", request.method(), request.uri());
+    for name in ["accept", "content-type"] {
+        if let Some(value) = request.headers().get(name) {
+            out.push_str(&format!("{name}: {}\n", value.to_str().unwrap()));
+        }
+    }
+    out
+}
+
 #[test]
 fn micropay_wire_xml_snapshot() {
+    // Through the chain, as a caller writes it.
+    let request = v2_client()
+        .chain("v2/pay/micropay")
+        .post(micropay_body())
+        .build()
+        .unwrap();
+    assert_eq!(
+        head(&request),
+        "POST https://api.mch.weixin.qq.com/pay/micropay\n\
+         accept: text/xml, text/plain, application/x-gzip\n\
+         content-type: text/xml; charset=utf-8\n"
+    );
+    assert!(request.extensions().get::<wechatpay::transport::MutualTls>().is_none());
+    let xml = String::from_utf8(request.body().clone()).unwrap();
+    snapshot_settings().bind(|| insta::assert_snapshot!("micropay", xml));
+    // The leaf encoder gives the same bytes.
     let body = Fields::from_serialize(&micropay_body()).unwrap();
     let signed = sign_request(&endpoint("v2/pay/micropay"), body, &key(), Some(MERCHANT)).unwrap();
-    let xml = signed.to_xml().unwrap();
-    snapshot_settings().bind(|| insta::assert_snapshot!("micropay", xml));
+    assert_eq!(signed.to_xml().unwrap(), xml);
     assert_eq!(
         sign::verify_map(&v2::xml::decode(xml.as_bytes()).unwrap(), &key()).unwrap(),
         SignType::Md5
@@ -302,7 +339,7 @@ fn micropay_wire_xml_snapshot() {
 fn refund_wire_xml_snapshot() {
     let refund = endpoint("v2/secapi/pay/refund");
     assert!(refund.mutual_tls);
-    let body = Fields::from_serialize(&json!({
+    let body = json!({
         "appid": "wx2421b1c4370ec43b",
         "mch_id": MERCHANT,
         "nonce_str": "6cefdb308e1e2e8aabd48cf79e546a02",
@@ -313,11 +350,32 @@ fn refund_wire_xml_snapshot() {
         "refund_fee": 1,
         "sign_type": "HMAC-SHA256",
         "total_fee": 1,
-    }))
-    .unwrap();
-    let signed = sign_request(&refund, body, &key(), Some(MERCHANT)).unwrap();
-    let xml = signed.to_xml().unwrap();
+    });
+    let request = v2_client()
+        .chain("v2/secapi/pay/refund")
+        .post(&body)
+        .build()
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://api.mch.weixin.qq.com/secapi/pay/refund"
+    );
+    // Marked for the connections that present the merchant certificate.
+    let mark = request
+        .extensions()
+        .get::<wechatpay::transport::MutualTls>()
+        .expect("a mutual-TLS endpoint");
+    assert!(mark.identity().certificate().subject().contains(MERCHANT));
+    let xml = String::from_utf8(request.body().clone()).unwrap();
     snapshot_settings().bind(|| insta::assert_snapshot!("secapi_pay_refund", xml));
+    let signed = sign_request(
+        &refund,
+        Fields::from_serialize(&body).unwrap(),
+        &key(),
+        Some(MERCHANT),
+    )
+    .unwrap();
+    assert_eq!(signed.to_xml().unwrap(), xml);
     assert_eq!(
         sign::verify_map(&v2::xml::decode(xml.as_bytes()).unwrap(), &key()).unwrap(),
         SignType::HmacSha256
@@ -328,7 +386,27 @@ fn refund_wire_xml_snapshot() {
 fn get_endpoint_query_snapshot() {
     let entrust = endpoint("v2/papay/entrustweb");
     assert_eq!(entrust.method, v2::Method::Get);
-    let body = Fields::from_serialize(&json!({
+    let request = v2_client()
+        .chain("v2/papay/entrustweb")
+        .get()
+        .query("appid", "wxcbda96de0b165486")
+        .query("contract_code", "100000")
+        .query("contract_display_account", "微信代扣")
+        .query("mch_id", MERCHANT)
+        .query("notify_url", "https://weixin.qq.com")
+        .query("plan_id", 12535)
+        .query("request_serial", 1000)
+        .query("timestamp", "1414488825")
+        .query("version", "1.0")
+        .build()
+        .unwrap();
+    assert_eq!(request.method(), "GET");
+    assert!(request.body().is_empty());
+    assert_eq!(request.uri().path(), "/papay/entrustweb");
+    let query = request.uri().query().unwrap().to_owned();
+    assert!(!query.contains("nonce_str"), "papay/entrustweb is nonceless");
+    snapshot_settings().bind(|| insta::assert_snapshot!("papay_entrustweb_query", query));
+    let leaf = Fields::from_serialize(&json!({
         "appid": "wxcbda96de0b165486",
         "contract_code": "100000",
         "contract_display_account": "微信代扣",
@@ -340,13 +418,8 @@ fn get_endpoint_query_snapshot() {
         "version": "1.0",
     }))
     .unwrap();
-    let signed = sign_request(&entrust, body, &key(), Some(MERCHANT)).unwrap();
-    assert!(
-        !signed.contains("nonce_str"),
-        "papay/entrustweb is nonceless"
-    );
-    snapshot_settings()
-        .bind(|| insta::assert_snapshot!("papay_entrustweb_query", signed.to_query()));
+    let signed = sign_request(&entrust, leaf, &key(), Some(MERCHANT)).unwrap();
+    assert_eq!(signed.to_query(), query);
 }
 
 // ---------------------------------------------------------------------------------------
