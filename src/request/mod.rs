@@ -514,13 +514,13 @@ impl RequestBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let pipeline = &*self.pipeline;
-        if self.check.unwrap_or(pipeline.strict) {
-            self.check_catalog()?;
-        }
         #[cfg(feature = "apiv2")]
         if v2::is_v2(&self.template) {
             return self.prepare_v2();
+        }
+        let pipeline = &*self.pipeline;
+        if self.check.unwrap_or(pipeline.strict) {
+            self.check_catalog()?;
         }
         let template = pipeline.template(&self.template)?;
         let mut path = template.expand_path(&self.params)?;

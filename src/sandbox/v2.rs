@@ -276,8 +276,11 @@ fn xml_answer(
 
 fn encode(fields: &[(String, String)]) -> Answer {
     let body = xml::encode(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-        .unwrap_or_else(|_| {
-            "<xml><return_code>FAIL</return_code><return_msg>sandbox</return_msg></xml>".to_owned()
+        .unwrap_or_else(|e| {
+            let mut out = String::from("<xml><return_code>FAIL</return_code><return_msg>");
+            xml::write_cdata(&mut out, &format!("the sandbox cannot encode its answer: {e}"));
+            out.push_str("</return_msg></xml>");
+            out
         });
     Answer {
         status: StatusCode::OK,
@@ -357,7 +360,7 @@ fn example_fields(
     let example = example(path, method).unwrap_or_default();
     let has_result = example.contains_key("result_code");
     for (name, value) in &example {
-        let name = name.replace("$n", "0");
+        let name = first_of_list(name);
         if matches!(
             name.as_str(),
             "return_code" | "return_msg" | "sign" | "result_code" | "err_code" | "err_code_des"
@@ -381,6 +384,24 @@ fn example_fields(
         fields.push(("result_code".to_owned(), "SUCCESS".to_owned()));
     }
     fields
+}
+
+/// A list field's name for its first element: `coupon_refund_id_$n_$m` is
+/// `coupon_refund_id_0_0`.
+fn first_of_list(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' {
+            while chars.peek().is_some_and(char::is_ascii_alphabetic) {
+                chars.next();
+            }
+            out.push('0');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A bill for `bill_date` (`yyyyMMdd`, a past day): CSV with the platform's back-quoted
