@@ -246,7 +246,10 @@ pub(crate) fn api_error(response: Response, path: &str) -> Error {
     let mut message = field("message").unwrap_or_default();
     if message.is_empty() && parsed.is_none() {
         let bytes = response.bytes();
-        message = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+        // An HTML error page (a TLS front's, a proxy's) says it in its title.
+        message = html_title(bytes).unwrap_or_else(|| {
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()
+        });
     }
     let detail = parsed.as_ref().and_then(|m| m.get("detail")).cloned();
     let suggestions = if response.status() == http::StatusCode::NOT_FOUND {
@@ -265,6 +268,16 @@ pub(crate) fn api_error(response: Response, path: &str) -> Error {
         #[cfg(feature = "apiv2")]
         apiv2: None,
     }))
+}
+
+/// The `<title>` of an HTML page, e.g. nginx's `400 No required SSL certificate was sent`.
+fn html_title(body: &[u8]) -> Option<String> {
+    let head = &body[..body.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let start = text.find("<title>")? + "<title>".len();
+    let end = start + text[start..].find("</title>")?;
+    let title = text[start..end].trim();
+    (!title.is_empty() && title.len() <= 200).then(|| title.to_owned())
 }
 
 #[cfg(feature = "catalog")]

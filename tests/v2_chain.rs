@@ -420,8 +420,9 @@ async fn a_refund_over_mutual_tls_succeeds_and_is_refused_without_the_certificat
         .await
         .unwrap_err();
     assert_eq!(error.status(), Some(http::StatusCode::BAD_REQUEST));
-    assert!(
-        error.to_string().contains("No required SSL certificate was sent"),
+    assert_eq!(
+        error.api().unwrap().message,
+        "400 No required SSL certificate was sent",
         "{error}"
     );
 
