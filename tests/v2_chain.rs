@@ -63,6 +63,27 @@ async fn the_example_pays_refunds_over_mutual_tls_and_reads_the_notification() {
     assert_eq!(log[3], "refund queried: \"SUCCESS\"");
 }
 
+#[test]
+fn the_readme_shows_the_example_as_it_is() {
+    let readme = include_str!("../README.md");
+    let example = include_str!("../examples/apiv2.rs");
+    let section = readme
+        .split("## APIv2")
+        .nth(1)
+        .expect("the README has an APIv2 section");
+    let code = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .expect("a code block");
+    for line in code.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            example.contains(line.trim()),
+            "README line not in examples/apiv2.rs: {line}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The wire.
 
@@ -556,4 +577,35 @@ fn notifications_and_pay_sign_use_the_clients_key_and_clock() {
         .unwrap();
     assert_eq!(app.timestamp, "1554208460");
     assert!(app.verify(&sandbox_key(), SignType::HmacSha256));
+}
+
+#[cfg(feature = "pkcs12")]
+#[tokio::test]
+async fn the_platforms_p12_file_presents_the_same_certificate() {
+    let p12 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v2/tls/merchant_legacy.p12");
+    let sandbox = Sandbox::start_tls().await.unwrap();
+    // The password defaults to the merchant id, as on the platform.
+    let wxpay = sandbox.client_builder().unwrap().merchant_p12(p12).build().unwrap();
+    assert_eq!(
+        wxpay.merchant_identity().unwrap().serial(),
+        sandbox::merchant_identity().unwrap().serial()
+    );
+    wxpay
+        .chain("v2/pay/micropay")
+        .post(micropay("P12", 1))
+        .await
+        .unwrap();
+    wxpay
+        .chain("v2/secapi/pay/refund")
+        .post(refund("P12", "P12-R", 1, ""))
+        .await
+        .unwrap();
+    let error = sandbox
+        .client_builder()
+        .unwrap()
+        .merchant_p12_with_password(p12, "not the password")
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("merchant_p12"), "{error}");
+    assert!(error.to_string().contains("password is wrong"), "{error}");
 }

@@ -481,7 +481,8 @@ impl Sandbox {
     }
 
     /// A client configured for this sandbox (merchant key, platform certificate key,
-    /// APIv3 key). Clones share one connection pool. It is
+    /// APIv3 key, APIv2 key; over TLS, the test CA and the merchant's TLS certificate).
+    /// Clones share one connection pool. It is
     /// [`strict`](WechatpayBuilder::strict): every request is checked against the endpoint
     /// catalog before it is signed (`.skip_check()` on a request sends it as it is, to see
     /// the sandbox's own answer to a malformed request).

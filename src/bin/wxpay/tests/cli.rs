@@ -1144,3 +1144,46 @@ fn merchant_p12_says_how_to_do_without_pkcs12_support() {
     .expect(CONFIG);
     run.one_line_error(&["--features pkcs12", "--merchant-cert"]);
 }
+
+#[cfg(feature = "pkcs12")]
+#[test]
+fn merchant_p12_opens_the_platforms_file_with_the_merchant_id() {
+    let served = Served::start();
+    let p12 = format!(
+        "{}/../../../tests/fixtures/v2/tls/merchant_legacy.p12",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    // Signed for the production host and printed: the certificate loaded, nothing sent.
+    let run = run_command(
+        served.wxpay().args([
+            "--merchant-p12",
+            &p12,
+            "--base-url",
+            "https://api.mch.weixin.qq.com/",
+            "--dry-run",
+            "v2/secapi/pay/refund",
+            "-d",
+            REFUND_BODY,
+        ]),
+        None,
+    )
+    .expect(0);
+    assert!(run
+        .stdout
+        .starts_with("POST https://api.mch.weixin.qq.com/secapi/pay/refund"));
+    let wrong = run_command(
+        served.wxpay().args([
+            "--merchant-p12",
+            &p12,
+            "--mchid",
+            "1900000002",
+            "--dry-run",
+            "v2/pay/micropay",
+            "-d",
+            MICROPAY_BODY,
+        ]),
+        None,
+    )
+    .expect(CONFIG);
+    wrong.one_line_error(&["password is wrong"]);
+}
