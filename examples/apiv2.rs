@@ -41,16 +41,17 @@ async fn serve_notify_url(
                 let handler = service_fn(move |request: Request<Incoming>| {
                     let (wxpay, handed_on) = (wxpay.clone(), handed_on.clone());
                     async move {
-                        let answer = match Limited::new(request.into_body(), 1 << 20).collect().await {
-                            Err(_) => notify::nack("too large"),
-                            Ok(body) => match wxpay.v2_refund_notification(&body.to_bytes()) {
-                                Ok(refund) => {
-                                    let _ = handed_on.send(refund).await;
-                                    notify::ack()
-                                }
-                                Err(_) => notify::nack("cannot open req_info"),
-                            },
-                        };
+                        let answer =
+                            match Limited::new(request.into_body(), 1 << 20).collect().await {
+                                Err(_) => notify::nack("too large"),
+                                Ok(body) => match wxpay.v2_refund_notification(&body.to_bytes()) {
+                                    Ok(refund) => {
+                                        let _ = handed_on.send(refund).await;
+                                        notify::ack()
+                                    }
+                                    Err(_) => notify::nack("cannot open req_info"),
+                                },
+                            };
                         Ok::<_, Infallible>(answer.map(|body| Full::new(Bytes::from(body))))
                     }
                 });

@@ -446,12 +446,18 @@ async fn every_v2_endpoint_answers_its_example_with_mutual_tls_where_needed() {
             }
         }
         if !named {
-            fields.insert(facts.merchant_field.to_owned(), Value::from(merchant.as_str()));
+            fields.insert(
+                facts.merchant_field.to_owned(),
+                Value::from(merchant.as_str()),
+            );
         }
 
         // The stateful endpoints get the order (and refund) they name.
         let out_trade_no = format!("CATALOG-V2-{n}");
-        if matches!(path, "pay/orderquery" | "secapi/pay/refund" | "pay/refundquery") {
+        if matches!(
+            path,
+            "pay/orderquery" | "secapi/pay/refund" | "pay/refundquery"
+        ) {
             wxpay
                 .chain("v2/pay/micropay")
                 .post(serde_json::json!({
@@ -466,7 +472,10 @@ async fn every_v2_endpoint_answers_its_example_with_mutual_tls_where_needed() {
             fields.insert("out_trade_no".into(), Value::from(out_trade_no.as_str()));
             fields.insert("total_fee".into(), Value::from(100));
             fields.insert("refund_fee".into(), Value::from(100));
-            fields.insert("out_refund_no".into(), Value::from(format!("CATALOG-V2-RF-{n}")));
+            fields.insert(
+                "out_refund_no".into(),
+                Value::from(format!("CATALOG-V2-RF-{n}")),
+            );
         }
         if path == "pay/refundquery" {
             wxpay
@@ -480,19 +489,20 @@ async fn every_v2_endpoint_answers_its_example_with_mutual_tls_where_needed() {
         }
 
         let builder = if get {
-            fields.into_iter().fold(wxpay.chain(template).get(), |b, (name, value)| {
-                let text = match value {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                b.query(name, text)
-            })
-        } else {
-            url_query
+            fields
                 .into_iter()
-                .fold(wxpay.chain(template).post(Value::Object(fields)), |b, (name, value)| {
-                    b.query(name, value)
+                .fold(wxpay.chain(template).get(), |b, (name, value)| {
+                    let text = match value {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    b.query(name, text)
                 })
+        } else {
+            url_query.into_iter().fold(
+                wxpay.chain(template).post(Value::Object(fields)),
+                |b, (name, value)| b.query(name, value),
+            )
         };
         match builder.send().await {
             Ok(response) => {
@@ -502,13 +512,17 @@ async fn every_v2_endpoint_answers_its_example_with_mutual_tls_where_needed() {
                         Ok(answer) if answer["return_code"] == "SUCCESS" => xml += 1,
                         other => failures.push(format!("{endpoint}: {other:?}")),
                     },
-                    AnswerFormat::Csv if response.text().is_ok_and(|t| t.starts_with("交易时间")) => {
+                    AnswerFormat::Csv
+                        if response.text().is_ok_and(|t| t.starts_with("交易时间")) =>
+                    {
                         bills += 1
                     }
                     AnswerFormat::Page if response.text().is_ok_and(|t| t.contains("accepted")) => {
                         pages += 1
                     }
-                    AnswerFormat::Json if response.json::<Value>().is_ok_and(|j| j["retcode"] == 0) => {
+                    AnswerFormat::Json
+                        if response.json::<Value>().is_ok_and(|j| j["retcode"] == 0) =>
+                    {
                         json += 1
                     }
                     _ => failures.push(format!("{endpoint}: {:?}", response.text())),

@@ -322,7 +322,10 @@ fn micropay_wire_xml_snapshot() {
          accept: text/xml, text/plain, application/x-gzip\n\
          content-type: text/xml; charset=utf-8\n"
     );
-    assert!(request.extensions().get::<wechatpay::transport::MutualTls>().is_none());
+    assert!(request
+        .extensions()
+        .get::<wechatpay::transport::MutualTls>()
+        .is_none());
     let xml = String::from_utf8(request.body().clone()).unwrap();
     snapshot_settings().bind(|| insta::assert_snapshot!("micropay", xml));
     // The leaf encoder gives the same bytes.
@@ -404,7 +407,10 @@ fn get_endpoint_query_snapshot() {
     assert!(request.body().is_empty());
     assert_eq!(request.uri().path(), "/papay/entrustweb");
     let query = request.uri().query().unwrap().to_owned();
-    assert!(!query.contains("nonce_str"), "papay/entrustweb is nonceless");
+    assert!(
+        !query.contains("nonce_str"),
+        "papay/entrustweb is nonceless"
+    );
     snapshot_settings().bind(|| insta::assert_snapshot!("papay_entrustweb_query", query));
     let leaf = Fields::from_serialize(&json!({
         "appid": "wxcbda96de0b165486",

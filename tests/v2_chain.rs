@@ -55,7 +55,11 @@ async fn the_example_pays_refunds_over_mutual_tls_and_reads_the_notification() {
     let log = example::run().await.unwrap();
     assert_eq!(log.len(), 4, "{log:#?}");
     assert!(log[0].starts_with("paid: \"1415757673\" "), "{}", log[0]);
-    assert!(log[1].starts_with("refund requested: \"1415701182\" "), "{}", log[1]);
+    assert!(
+        log[1].starts_with("refund requested: \"1415701182\" "),
+        "{}",
+        log[1]
+    );
     assert_eq!(
         log[2],
         "notified: refund \"1415701182\" \"SUCCESS\" (handler answered 200 OK)"
@@ -127,12 +131,20 @@ fn the_merchant_id_sign_type_and_settings_are_checked_before_anything_is_sent() 
     let wxpay = common::offline();
     let mut body = micropay("1415757673", 1);
     body["mch_id"] = json!("1230000109");
-    let error = wxpay.chain("v2/pay/micropay").post(&body).build().unwrap_err();
+    let error = wxpay
+        .chain("v2/pay/micropay")
+        .post(&body)
+        .build()
+        .unwrap_err();
     assert!(error.to_string().contains("1230000109"), "{error}");
 
     let mut body = micropay("1415757673", 1);
     body["sign_type"] = json!("SHA1");
-    let error = wxpay.chain("v2/pay/micropay").post(&body).build().unwrap_err();
+    let error = wxpay
+        .chain("v2/pay/micropay")
+        .post(&body)
+        .build()
+        .unwrap_err();
     assert!(error.to_string().contains("SHA1"), "{error}");
 
     let mut body = micropay("1415757673", 1);
@@ -209,7 +221,10 @@ async fn micropay_answers_are_verified_and_read_as_json() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    assert!(answer.text().unwrap().starts_with("<xml><return_code>SUCCESS</return_code>"));
+    assert!(answer
+        .text()
+        .unwrap()
+        .starts_with("<xml><return_code>SUCCESS</return_code>"));
     let paid: Value = answer.json().unwrap();
     assert_eq!(paid["result_code"], "SUCCESS");
     assert_eq!(paid["out_trade_no"], "1415757673");
@@ -239,7 +254,12 @@ async fn micropay_answers_are_verified_and_read_as_json() {
 async fn each_misbehaviour_gives_its_own_error() {
     let sandbox = Sandbox::start().await.unwrap();
     let wxpay = sandbox.client();
-    let call = || wxpay.chain("v2/pay/micropay").post(micropay("1415757673", 1)).send();
+    let call = || {
+        wxpay
+            .chain("v2/pay/micropay")
+            .post(micropay("1415757673", 1))
+            .send()
+    };
 
     // A wrong sign on the answer.
     sandbox.fault(Fault::V2BadSign);
@@ -278,7 +298,10 @@ async fn each_misbehaviour_gives_its_own_error() {
     let failure = error.apiv2_failure().expect("an APIv2 refusal");
     assert_eq!(failure.layer, FailureLayer::Result);
     assert_eq!(failure.err_code.as_deref(), Some("USERPAYING"));
-    assert_eq!(failure.err_code_des.as_deref(), Some("需要用户输入支付密码"));
+    assert_eq!(
+        failure.err_code_des.as_deref(),
+        Some("需要用户输入支付密码")
+    );
     assert_eq!(error.api_code(), Some("USERPAYING"));
     assert_eq!(
         error.to_string(),
@@ -305,12 +328,23 @@ async fn each_misbehaviour_gives_its_own_error() {
         .await
         .unwrap_err();
     let failure = error.apiv2_failure().unwrap();
-    assert!(failure.return_msg.as_deref().unwrap().starts_with("签名错误"), "{failure}");
+    assert!(
+        failure
+            .return_msg
+            .as_deref()
+            .unwrap()
+            .starts_with("签名错误"),
+        "{failure}"
+    );
 
     // A business refusal from state: a payment code that is not one.
     let mut body = micropay("1415757674", 1);
     body["auth_code"] = json!("99");
-    let error = wxpay.chain("v2/pay/micropay").post(&body).await.unwrap_err();
+    let error = wxpay
+        .chain("v2/pay/micropay")
+        .post(&body)
+        .await
+        .unwrap_err();
     assert_eq!(error.api_code(), Some("AUTH_CODE_INVALID"));
 }
 
@@ -326,7 +360,12 @@ async fn hostile_xml_answers_are_decode_errors_within_milliseconds() {
             .replace("&lol0;", "&lol;")
     );
     let xxe = "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><return_code>&xxe;</return_code></xml>";
-    for body in [laughs.as_str(), xxe, "<xml><return_code>SUCC", "<html><body>502</body></html>"] {
+    for body in [
+        laughs.as_str(),
+        xxe,
+        "<xml><return_code>SUCC",
+        "<html><body>502</body></html>",
+    ] {
         sandbox.clear_faults();
         sandbox.fault(Fault::Respond {
             status: http::StatusCode::OK,
@@ -449,8 +488,14 @@ async fn a_refund_over_mutual_tls_succeeds_and_is_refused_without_the_certificat
 
     // A certificate that the sandbox's CA did not issue fails the handshake itself.
     let stranger = v2::MerchantIdentity::from_pem_files(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v2/tls/stranger_cert.pem"),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v2/tls/stranger_key.pem"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/v2/tls/stranger_cert.pem"
+        ),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/v2/tls/stranger_key.pem"
+        ),
     )
     .unwrap();
     let impostor = sandbox
@@ -533,11 +578,21 @@ async fn get_endpoints_send_the_fields_in_the_query() {
         .query("timestamp", 1414488825)
         .await
         .unwrap();
-    assert!(page.text().unwrap().contains("accepted"), "{:?}", page.text());
+    assert!(
+        page.text().unwrap().contains("accepted"),
+        "{:?}",
+        page.text()
+    );
     let seen = &sandbox.requests()[0];
-    assert!(seen.target.starts_with("/papay/entrustweb?appid=wxcbda96de0b165486&"));
+    assert!(seen
+        .target
+        .starts_with("/papay/entrustweb?appid=wxcbda96de0b165486&"));
     assert!(seen.target.contains("&sign="));
-    assert!(!seen.target.contains("nonce_str"), "nonceless: {}", seen.target);
+    assert!(
+        !seen.target.contains("nonce_str"),
+        "nonceless: {}",
+        seen.target
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -561,9 +616,15 @@ fn notifications_and_pay_sign_use_the_clients_key_and_clock() {
     assert_eq!(paid.sign_type(), SignType::HmacSha256);
     assert_eq!(paid.get("out_trade_no"), Some("1415757673"));
     let forged = body.replace("1415757673", "1415757674");
-    assert!(wxpay.v2_notification(forged.as_bytes()).unwrap_err().is_verification());
+    assert!(wxpay
+        .v2_notification(forged.as_bytes())
+        .unwrap_err()
+        .is_verification());
 
-    let refund = sandbox::v2::refund_notification(json!({ "out_refund_no": "1415701182", "refund_status": "SUCCESS" })).unwrap();
+    let refund = sandbox::v2::refund_notification(
+        json!({ "out_refund_no": "1415701182", "refund_status": "SUCCESS" }),
+    )
+    .unwrap();
     let opened = wxpay.v2_refund_notification(refund.as_bytes()).unwrap();
     assert_eq!(opened.info_field("refund_status"), Some("SUCCESS"));
 
@@ -582,10 +643,18 @@ fn notifications_and_pay_sign_use_the_clients_key_and_clock() {
 #[cfg(feature = "pkcs12")]
 #[tokio::test]
 async fn the_platforms_p12_file_presents_the_same_certificate() {
-    let p12 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v2/tls/merchant_legacy.p12");
+    let p12 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v2/tls/merchant_legacy.p12"
+    );
     let sandbox = Sandbox::start_tls().await.unwrap();
     // The password defaults to the merchant id, as on the platform.
-    let wxpay = sandbox.client_builder().unwrap().merchant_p12(p12).build().unwrap();
+    let wxpay = sandbox
+        .client_builder()
+        .unwrap()
+        .merchant_p12(p12)
+        .build()
+        .unwrap();
     assert_eq!(
         wxpay.merchant_identity().unwrap().serial(),
         sandbox::merchant_identity().unwrap().serial()

@@ -680,7 +680,10 @@ impl WechatpayBuilder {
         #[cfg(feature = "apiv2")]
         let apiv2 = self.apiv2.resolve(&mchid)?;
         #[cfg(feature = "apiv2")]
-        let mutual_tls = apiv2.identity.as_ref().map(crate::v2::MerchantIdentity::client_auth);
+        let mutual_tls = apiv2
+            .identity
+            .as_ref()
+            .map(crate::v2::MerchantIdentity::client_auth);
         #[cfg(not(feature = "apiv2"))]
         let mutual_tls = None;
         if let Some(interval) = self.refresh_interval {

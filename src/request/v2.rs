@@ -21,7 +21,9 @@ use crate::error::{ApiError, Error};
 use crate::response::{api_error, Response};
 use crate::transport::{MutualTls, RawResponse};
 use crate::v2::answer::{read_answer, read_download, Apiv2Failure};
-use crate::v2::{endpoint, sign_request, AnswerFormat, Apiv2Key, Endpoint, Fields, MerchantIdentity};
+use crate::v2::{
+    endpoint, sign_request, AnswerFormat, Apiv2Key, Endpoint, Fields, MerchantIdentity,
+};
 
 /// What the SDKs accept: XML answers, bills as text or gzip.
 const ACCEPT_V2: HeaderValue = HeaderValue::from_static("text/xml, text/plain, application/x-gzip");
@@ -84,7 +86,9 @@ impl RequestBuilder {
     /// the fields, the headers; the catalog check has run.
     pub(super) fn prepare_v2(self) -> Result<Prepared, Error> {
         let pipeline = &*self.pipeline;
-        let path = pipeline.template(&self.template)?.expand_path(&self.params)?;
+        let path = pipeline
+            .template(&self.template)?
+            .expand_path(&self.params)?;
         let wire = path.trim_start_matches('/');
         let wire = wire.strip_prefix("v2/").unwrap_or(wire).to_owned();
         let endpoint = endpoint(&wire);
@@ -239,12 +243,7 @@ impl Prepared {
             }
             None => {}
         }
-        let signed = sign_request(
-            &v2.endpoint,
-            fields,
-            &v2.key,
-            Some(&self.pipeline.mchid),
-        )?;
+        let signed = sign_request(&v2.endpoint, fields, &v2.key, Some(&self.pipeline.mchid))?;
         let (uri, body) = if v2.in_query {
             let uri = format!("{}?{}", v2.location, signed.to_query());
             let uri: Uri = uri
@@ -346,7 +345,9 @@ fn gunzip(response: Response, max_size: usize) -> Result<Response, Error> {
         return Ok(response);
     }
     let mut plain = Vec::new();
-    let limit = u64::try_from(max_size).unwrap_or(u64::MAX).saturating_add(1);
+    let limit = u64::try_from(max_size)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     flate2::read::MultiGzDecoder::new(&response.bytes()[..])
         .take(limit)
         .read_to_end(&mut plain)

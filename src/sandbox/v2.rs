@@ -275,10 +275,13 @@ fn xml_answer(
 }
 
 fn encode(fields: &[(String, String)]) -> Answer {
-    let body = xml::encode(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-        .unwrap_or_else(|e| {
+    let body =
+        xml::encode(fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap_or_else(|e| {
             let mut out = String::from("<xml><return_code>FAIL</return_code><return_msg>");
-            xml::write_cdata(&mut out, &format!("the sandbox cannot encode its answer: {e}"));
+            xml::write_cdata(
+                &mut out,
+                &format!("the sandbox cannot encode its answer: {e}"),
+            );
             out.push_str("</return_msg></xml>");
             out
         });
@@ -363,8 +366,15 @@ fn example_fields(
         let name = first_of_list(name);
         if matches!(
             name.as_str(),
-            "return_code" | "return_msg" | "sign" | "result_code" | "err_code" | "err_code_des"
-                | "error_code" | "error_code_des" | "sign_type"
+            "return_code"
+                | "return_msg"
+                | "sign"
+                | "result_code"
+                | "err_code"
+                | "err_code_des"
+                | "error_code"
+                | "error_code_des"
+                | "sign_type"
         ) {
             continue;
         }
@@ -562,7 +572,10 @@ fn amount(request: &Map<String, Value>, name: &str) -> Result<u64, (&'static str
         .parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or(("PARAM_ERROR", format!("{name}参数错误 (a positive number of fen)")))
+        .ok_or((
+            "PARAM_ERROR",
+            format!("{name}参数错误 (a positive number of fen)"),
+        ))
 }
 
 fn micropay(books: &mut Books, request: &Map<String, Value>, now: &str) -> Business {
@@ -577,14 +590,24 @@ fn micropay(books: &mut Books, request: &Map<String, Value>, now: &str) -> Busin
         && code.bytes().all(|b| b.is_ascii_digit())
         && matches!(&code[..2], "10" | "11" | "12" | "13" | "14" | "15");
     if !valid_code {
-        return Err(("AUTH_CODE_INVALID", "付款码无效，请重新扫码 (auth_code is not a payment code)".to_owned()));
+        return Err((
+            "AUTH_CODE_INVALID",
+            "付款码无效，请重新扫码 (auth_code is not a payment code)".to_owned(),
+        ));
     }
-    let index = match books.orders.iter().position(|o| o.out_trade_no == out_trade_no) {
+    let index = match books
+        .orders
+        .iter()
+        .position(|o| o.out_trade_no == out_trade_no)
+    {
         Some(index) if books.orders[index].total_fee == total_fee => index,
         Some(_) => return Err(("OUT_TRADE_NO_USED", "商户订单号重复".to_owned())),
         None => {
             if books.orders.len() >= MAX_ENTRIES {
-                return Err(("SYSTEMERROR", "the sandbox holds too many orders".to_owned()));
+                return Err((
+                    "SYSTEMERROR",
+                    "the sandbox holds too many orders".to_owned(),
+                ));
             }
             let n = books.next();
             let time_end: String = now.chars().filter(char::is_ascii_digit).take(14).collect();
@@ -619,7 +642,11 @@ fn orderquery(books: &Books, request: &Map<String, Value>) -> Business {
         .order(request)
         .ok_or(("ORDERNOTEXIST", "此交易订单号不存在".to_owned()))?;
     let order = &books.orders[index];
-    let trade_state = if order.refunded > 0 { "REFUND" } else { "SUCCESS" };
+    let trade_state = if order.refunded > 0 {
+        "REFUND"
+    } else {
+        "SUCCESS"
+    };
     Ok(pairs(&[
         ("openid", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned()),
         ("trade_type", "MICROPAY".to_owned()),
@@ -644,7 +671,11 @@ fn refund(books: &mut Books, request: &Map<String, Value>) -> Business {
     let index = books
         .order(request)
         .ok_or(("ORDERNOTEXIST", "订单不存在".to_owned()))?;
-    if let Some(done) = books.refunds.iter().find(|r| r.out_refund_no == out_refund_no) {
+    if let Some(done) = books
+        .refunds
+        .iter()
+        .find(|r| r.out_refund_no == out_refund_no)
+    {
         // The same refund asked again is the same refund.
         if done.refund_fee != refund_fee {
             return Err((
@@ -662,7 +693,10 @@ fn refund(books: &mut Books, request: &Map<String, Value>) -> Business {
         return Err(("NOTENOUGH", "退款金额大于可退金额".to_owned()));
     }
     if books.refunds.len() >= MAX_ENTRIES {
-        return Err(("SYSTEMERROR", "the sandbox holds too many refunds".to_owned()));
+        return Err((
+            "SYSTEMERROR",
+            "the sandbox holds too many refunds".to_owned(),
+        ));
     }
     let n = books.next();
     let order = &mut books.orders[index];
@@ -721,7 +755,11 @@ fn refundquery(books: &Books, request: &Map<String, Value>) -> Business {
         ("refund_count", found.len().to_string()),
     ]);
     for (i, refund) in found.iter().enumerate() {
-        let status = if refund.success { "SUCCESS" } else { "PROCESSING" };
+        let status = if refund.success {
+            "SUCCESS"
+        } else {
+            "PROCESSING"
+        };
         fields.extend(pairs(&[
             (&format!("out_refund_no_{i}"), refund.out_refund_no.clone()),
             (&format!("refund_id_{i}"), refund.refund_id.clone()),

@@ -219,7 +219,9 @@ impl HyperSender {
             // The request pipeline refuses such a request without a certificate configured;
             // sending it without one would only be refused by the platform's TLS.
             self.mutual_tls.as_ref().ok_or_else(|| {
-                SendError::tls("the request needs mutual TLS and no merchant certificate is configured")
+                SendError::tls(
+                    "the request needs mutual TLS and no merchant certificate is configured",
+                )
             })?
         } else {
             &self.client

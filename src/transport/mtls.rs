@@ -40,9 +40,12 @@ impl ClientAuth {
 
     /// Makes a finished configuration (a caller's `tls_config`) present this certificate.
     pub(crate) fn present_in(&self, config: &mut ClientConfig) -> Result<(), Error> {
-        let certified =
-            CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), config.crypto_provider())
-                .map_err(|e| self.refused(e))?;
+        let certified = CertifiedKey::from_der(
+            self.chain.clone(),
+            self.key.clone_key(),
+            config.crypto_provider(),
+        )
+        .map_err(|e| self.refused(e))?;
         config.client_auth_cert_resolver = Arc::new(SingleCertAndKey::from(certified));
         Ok(())
     }

@@ -235,10 +235,7 @@ mod tests {
             total_fee: 1,
             body: "image<shop>",
             attach: None,
-            detail: Detail {
-                zeta: 1,
-                alpha: -1,
-            },
+            detail: Detail { zeta: 1, alpha: -1 },
             ratio: 0.5,
             tags: vec!["a", "b"],
         };

@@ -9,7 +9,8 @@ use http::Method;
 
 use crate::failure::Exit;
 
-const ABOUT: &str = "Call any WeChat Pay endpoint (APIv3 or APIv2) from a shell, signed and verified";
+const ABOUT: &str =
+    "Call any WeChat Pay endpoint (APIv3 or APIv2) from a shell, signed and verified";
 
 const LONG_ABOUT: &str = "\
 Call any WeChat Pay endpoint from a shell. The request is signed with the merchant key,
@@ -138,6 +139,8 @@ pub struct Cli {
 /// The subcommands. The request itself is the default action, so a subcommand name
 /// (`sandbox`) cannot be used as a one-segment URI.
 #[derive(Debug, Subcommand)]
+// `Crt` holds the credentials (a dozen paths): one value, parsed once per run.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the embedded sandbox platform on 127.0.0.1 for other tools
     ///

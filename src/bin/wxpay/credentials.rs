@@ -142,7 +142,10 @@ impl Given {
     /// Loads the key files and builds the client.
     fn build(self) -> Result<Wechatpay, Failure> {
         // On the platform, apiclient_key.pem both signs and authenticates mutual TLS.
-        let tls_key = self.merchant_key.clone().or_else(|| self.private_key.clone());
+        let tls_key = self
+            .merchant_key
+            .clone()
+            .or_else(|| self.private_key.clone());
         let mut builder = Wechatpay::builder();
         if let Some(mchid) = self.mchid {
             builder = builder.mchid(mchid);

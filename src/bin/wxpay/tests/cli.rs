@@ -1036,13 +1036,24 @@ fn v2_calls_use_the_same_syntax_and_print_the_verified_fields_as_json() {
     assert_eq!(answer["out_trade_no"], "1415757673");
 
     // --raw: the XML as received (and verified).
-    let raw = run_command(wxpay().args(["--raw", "v2/pay/micropay", "-d", MICROPAY_BODY]), None)
-        .expect(0);
-    assert!(raw.stdout.starts_with("<xml><return_code>SUCCESS</return_code>"), "{raw:#?}");
+    let raw = run_command(
+        wxpay().args(["--raw", "v2/pay/micropay", "-d", MICROPAY_BODY]),
+        None,
+    )
+    .expect(0);
+    assert!(
+        raw.stdout
+            .starts_with("<xml><return_code>SUCCESS</return_code>"),
+        "{raw:#?}"
+    );
 
     // A refused call is an API error with the platform's codes.
     let refused = run_command(
-        wxpay().args(["v2/pay/orderquery", "-d", r#"{"appid":"wx2421b1c4370ec43b","mch_id":"1900000001","out_trade_no":"NONE"}"#]),
+        wxpay().args([
+            "v2/pay/orderquery",
+            "-d",
+            r#"{"appid":"wx2421b1c4370ec43b","mch_id":"1900000001","out_trade_no":"NONE"}"#,
+        ]),
         None,
     )
     .expect(API);
@@ -1065,7 +1076,10 @@ fn a_v2_dry_run_prints_the_signed_xml_for_the_production_host() {
         lines.next(),
         Some("POST https://api.mch.weixin.qq.com/secapi/pay/refund")
     );
-    assert!(run.stdout.contains("content-type: text/xml; charset=utf-8"), "{run:#?}");
+    assert!(
+        run.stdout.contains("content-type: text/xml; charset=utf-8"),
+        "{run:#?}"
+    );
     assert!(!run.stdout.contains("authorization"), "{run:#?}");
     assert!(
         run.stdout
@@ -1079,7 +1093,9 @@ fn v2_credentials_come_from_flags_and_are_checked() {
     let served = Served::start();
     let key_file = served.var("WECHATPAY_APIV2_KEY_FILE").to_owned();
     let run = run_command(
-        served.wxpay().args(["v2/pay/micropay", "-d", MICROPAY_BODY]),
+        served
+            .wxpay()
+            .args(["v2/pay/micropay", "-d", MICROPAY_BODY]),
         None,
     )
     .expect(0);
@@ -1088,16 +1104,22 @@ fn v2_credentials_come_from_flags_and_are_checked() {
     // The served sandbox is plain http: a mutual-TLS call cannot present the certificate.
     let cert = sandbox_key("merchant_tls_cert.pem");
     let run = run_command(
-        served
-            .wxpay()
-            .args(["--merchant-cert", &cert, "v2/secapi/pay/refund", "-d", REFUND_BODY]),
+        served.wxpay().args([
+            "--merchant-cert",
+            &cert,
+            "v2/secapi/pay/refund",
+            "-d",
+            REFUND_BODY,
+        ]),
         None,
     )
     .expect(CONFIG);
     run.one_line_error(&["mutual TLS", "https://"]);
     // Without the certificate, the setting is named.
     let run = run_command(
-        served.wxpay().args(["v2/secapi/pay/refund", "-d", REFUND_BODY]),
+        served
+            .wxpay()
+            .args(["v2/secapi/pay/refund", "-d", REFUND_BODY]),
         None,
     )
     .expect(CONFIG);
@@ -1120,7 +1142,9 @@ fn v2_credentials_come_from_flags_and_are_checked() {
     // The APIv2 key file is read, and its content never shown.
     std::fs::write(&key_file, "short").unwrap();
     let run = run_command(
-        served.wxpay().args(["v2/pay/micropay", "-d", MICROPAY_BODY]),
+        served
+            .wxpay()
+            .args(["v2/pay/micropay", "-d", MICROPAY_BODY]),
         None,
     )
     .expect(CONFIG);
