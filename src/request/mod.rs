@@ -305,6 +305,7 @@ impl RequestBuilder {
     /// Without it, the timestamp is read from the client's one
     /// [`clock`](crate::WechatpayBuilder::clock). A timestamp beyond what the platform
     /// reads (a signed 64-bit number) is reported by `build()`/`send()`.
+    /// APIv2 calls sign no timestamp, so there it changes nothing.
     pub fn timestamp(mut self, unix_seconds: u64) -> Self {
         match headers::check_timestamp(unix_seconds) {
             Ok(()) => self.timestamp = Some(unix_seconds),
@@ -318,6 +319,8 @@ impl RequestBuilder {
     /// The platform takes 1 to 32 visible ASCII characters; a `"` or `,` would change the
     /// fields of the `Authorization` header, so such a nonce is reported by
     /// `build()`/`send()` and never signed.
+    ///
+    /// For an APIv2 call (a `v2/…` chain) it is the `nonce_str` field of the first attempt.
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;

@@ -117,3 +117,37 @@ pub(crate) fn wants_mutual_tls<B>(request: &http::Request<B>) -> bool {
         false
     }
 }
+
+#[cfg(all(test, feature = "apiv2"))]
+mod tests {
+    use super::super::TlsSettings;
+
+    #[test]
+    fn both_kinds_of_configuration_present_the_certificate_with_the_same_roots() {
+        let identity = crate::sandbox::merchant_identity().unwrap();
+        let auth = identity.client_auth();
+        let settings = TlsSettings {
+            extra_roots: vec![crate::sandbox::TLS_CA_CERTIFICATE_PEM.as_bytes().to_vec()],
+            ..TlsSettings::default()
+        };
+        let plain = settings.config_presenting(None).unwrap();
+        assert!(!plain.client_auth_cert_resolver.has_certs());
+        let mutual = settings.config_presenting(Some(&auth)).unwrap();
+        assert!(mutual.client_auth_cert_resolver.has_certs());
+
+        // A whole configuration of the caller's: cloned, and made to present it.
+        let whole = TlsSettings {
+            config: Some(plain),
+            ..TlsSettings::default()
+        };
+        let mutual = whole.config_presenting(Some(&auth)).unwrap();
+        assert!(mutual.client_auth_cert_resolver.has_certs());
+        assert!(!whole
+            .config
+            .as_ref()
+            .unwrap()
+            .client_auth_cert_resolver
+            .has_certs());
+        assert!(format!("{auth:?}").contains(identity.serial()));
+    }
+}
