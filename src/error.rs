@@ -131,7 +131,8 @@ pub struct ApiError {
     /// The platform's human-readable message (for a body that is not JSON, its first
     /// 200 bytes).
     pub message: String,
-    /// The optional `detail` object of the error body.
+    /// The optional `detail` object of the error body; for an APIv2 refusal, every field
+    /// of the answer but `sign`.
     pub detail: Option<serde_json::Value>,
     /// The `Request-ID` header, which WeChat Pay support asks for.
     pub request_id: Option<String>,
@@ -141,6 +142,12 @@ pub struct ApiError {
     pub suggestions: Vec<String>,
     /// The whole response (status, headers, raw body).
     pub response: Response,
+    /// For an APIv2 call the platform refused in its answer (HTTP 200 with `return_code`
+    /// or `result_code` `FAIL`): which layer said so, `return_msg`, `err_code`,
+    /// `err_code_des`. [`code`](Self::code) is then `err_code` (or `return_code`) and
+    /// [`message`](Self::message) `err_code_des` (or `return_msg`).
+    #[cfg(feature = "apiv2")]
+    pub apiv2: Option<Box<crate::v2::Apiv2Failure>>,
 }
 
 impl fmt::Debug for ApiError {
@@ -148,20 +155,30 @@ impl fmt::Debug for ApiError {
     /// and body to their length and a prefix.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let detail = self.detail.as_ref().map(|d| d.to_string());
-        f.debug_struct("ApiError")
-            .field("status", &self.status)
+        let mut out = f.debug_struct("ApiError");
+        out.field("status", &self.status)
             .field("code", &self.code)
             .field("message", &crate::redact::Text(&self.message))
             .field("detail", &detail.as_deref().map(crate::redact::Text))
             .field("request_id", &self.request_id)
             .field("suggestions", &self.suggestions)
-            .field("response", &self.response)
-            .finish()
+            .field("response", &self.response);
+        #[cfg(feature = "apiv2")]
+        out.field("apiv2", &self.apiv2);
+        out.finish()
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(feature = "apiv2")]
+        if let Some(failure) = &self.apiv2 {
+            write!(f, "the platform refused the call: {failure}")?;
+            if let Some(id) = &self.request_id {
+                write!(f, " (Request-ID {id})")?;
+            }
+            return Ok(());
+        }
         write!(f, "the platform answered {}", self.status)?;
         if let Some(code) = &self.code {
             write!(f, " {code}")?;
@@ -455,6 +472,33 @@ impl Error {
             Error::Api(api) => Some(api),
             _ => None,
         }
+    }
+
+    /// The platform's refusal of an APIv2 call in its answer (`return_code` or
+    /// `result_code` `FAIL`), for an [`Error::Api`] that is one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// use serde_json::json;
+    /// use wechatpay::sandbox::{Fault, Sandbox};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::V2ResultFail { err_code: "AUTH_CODE_INVALID".into(), err_code_des: "付款码无效".into() });
+    /// let error = sandbox.client().chain("v2/pay/micropay").post(json!({
+    ///     "appid": "wx2421b1c4370ec43b", "mch_id": "1900000001", "body": "image",
+    ///     "out_trade_no": "1415757673", "total_fee": 1, "spbill_create_ip": "14.17.22.52",
+    ///     "auth_code": "120061098828009406",
+    /// })).await.unwrap_err();
+    /// assert_eq!(error.api_code(), Some("AUTH_CODE_INVALID"));
+    /// let failure = error.apiv2_failure().expect("an APIv2 refusal");
+    /// assert_eq!(failure.err_code_des.as_deref(), Some("付款码无效"));
+    /// assert_eq!(failure.layer, wechatpay::v2::FailureLayer::Result);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "apiv2")]
+    pub fn apiv2_failure(&self) -> Option<&crate::v2::Apiv2Failure> {
+        self.api().and_then(|api| api.apiv2.as_deref())
     }
 
     /// The platform's error `code` (e.g. `PARAM_ERROR`) for an [`Error::Api`] that has one.

@@ -150,6 +150,14 @@
 //! gunzipped and checked against its digest, to any `AsyncWrite` or to a path that appears only
 //! once the digest matches ([`download`]); [`bill`] reads them.
 //!
+//! ## APIv2
+//!
+//! A chain whose first segment is `v2` is an APIv2 call: the same verbs, the body's fields
+//! sent as signed XML (MD5 or HMAC-SHA256 with [`WechatpayBuilder::apiv2_key`]), the
+//! answer's `return_code`, `sign` and `result_code` checked, and [`Response::json`] reading
+//! its fields. The endpoints that need the merchant certificate present it over mutual TLS
+//! ([`WechatpayBuilder::merchant_identity`]). See [`v2`] and `examples/apiv2.rs`.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), wechatpay::Error> {
@@ -163,6 +171,17 @@
 //! let mut bill = Vec::new();
 //! let done = wxpay.download().tradebill("2026-11-29").gzip().to_writer(&mut bill).await?;
 //! assert_eq!(done.bytes, bill.len() as u64); // SHA-1 checked over the gunzipped bytes
+//!
+//! // APIv2: the sandbox's client has its APIv2 key.
+//! let paid: serde_json::Value = wechatpay::chain!(wxpay.v2.pay.micropay)
+//!     .post(serde_json::json!({
+//!         "appid": "wx2421b1c4370ec43b", "mch_id": "1900000001", "body": "image",
+//!         "out_trade_no": "1415757673", "total_fee": 1, "spbill_create_ip": "14.17.22.52",
+//!         "auth_code": "120061098828009406",
+//!     }))
+//!     .await?
+//!     .json()?;
+//! assert_eq!(paid["result_code"], "SUCCESS");
 //! # Ok(()) }
 //! ```
 //!
@@ -206,6 +225,8 @@
 //!
 //! Cargo features: `catalog` (default) builds in the endpoint catalog ([`catalog`]: look-ups,
 //! typo suggestions, pre-signing checks, and the sandbox's answers to every endpoint);
+//! `apiv2` (default) the APIv2 protocol ([`v2`]); `pkcs12` opens the platform's
+//! `apiclient_cert.p12` for APIv2's mutual TLS (opt-in: PEM files need nothing more);
 //! `aws-lc-rs` signs with aws-lc-rs instead of ring (about twice as fast on current x86;
 //! identical signatures, see [`crypto::signing_backend`]); `native-roots` lets a client trust
 //! the operating system's root certificates too; `zlib-rs` decodes gzip bills with zlib-rs.

@@ -16,6 +16,11 @@ use crate::verify::{Verifier, SIGNATURE};
 /// An answer whose signature has been verified (or that is on the explicit list of
 /// unsigned downloads). The body is already read, so the accessors are not `async`.
 ///
+/// For an APIv2 call (a `v2/…` chain), [`bytes`](Self::bytes) and [`text`](Self::text)
+/// hold the XML exactly as received and verified, and [`json`](Self::json) reads its fields
+/// as a JSON object of strings (`{"return_code": "SUCCESS", "total_fee": "1", …}`); a bill
+/// (`pay/downloadbill`) is its CSV bytes, gunzipped.
+///
 /// ```no_run
 /// # async fn demo(wxpay: wechatpay::Wechatpay) -> Result<(), wechatpay::Error> {
 /// let response = wxpay.chain("v3/certificates").get().send().await?;
@@ -29,6 +34,8 @@ pub struct Response {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    /// The JSON form of an APIv2 XML answer's fields.
+    json_view: Option<Bytes>,
 }
 
 impl Response {
@@ -37,7 +44,22 @@ impl Response {
             status,
             headers,
             body,
+            json_view: None,
         }
+    }
+
+    /// This answer, with `view` as what [`json`](Self::json) reads (APIv2 XML answers).
+    #[cfg_attr(not(feature = "apiv2"), allow(dead_code))]
+    pub(crate) fn with_json_view(mut self, view: Bytes) -> Response {
+        self.json_view = Some(view);
+        self
+    }
+
+    /// This answer with another body (an APIv2 gzip bill, decompressed).
+    #[cfg_attr(not(feature = "apiv2"), allow(dead_code))]
+    pub(crate) fn with_body(mut self, body: Bytes) -> Response {
+        self.body = body;
+        self
     }
 
     /// The HTTP status (200, or 204 for answers without a body).
@@ -111,10 +133,11 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+        let json = self.json_bytes();
+        let body: &[u8] = if json.iter().all(u8::is_ascii_whitespace) {
             b"null"
         } else {
-            &self.body
+            json
         };
         serde_json::from_slice(body).map_err(|e| {
             Error::decode(
@@ -125,6 +148,35 @@ impl Response {
                 Some(Box::new(e)),
             )
         })
+    }
+}
+
+impl Response {
+    /// The JSON text [`json`](Self::json) reads: the body, or for an APIv2 XML answer its
+    /// fields as a JSON object (compact, keys sorted).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// # #[cfg(feature = "apiv2")]
+    /// # {
+    /// use serde_json::json;
+    ///
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let paid = sandbox.client().chain("v2/pay/micropay").post(json!({
+    ///     "appid": "wx2421b1c4370ec43b", "mch_id": "1900000001", "body": "image",
+    ///     "out_trade_no": "1415757673", "total_fee": 1, "spbill_create_ip": "14.17.22.52",
+    ///     "auth_code": "120061098828009406",
+    /// })).await?;
+    /// assert!(paid.text()?.starts_with("<xml>")); // as received, and verified
+    /// assert!(std::str::from_utf8(paid.json_bytes()).unwrap_or("").starts_with('{'));
+    /// let fields: serde_json::Value = paid.json()?;
+    /// assert_eq!(fields["out_trade_no"], "1415757673");
+    /// # }
+    /// # Ok(()) }
+    /// ```
+    pub fn json_bytes(&self) -> &[u8] {
+        self.json_view.as_deref().unwrap_or(&self.body)
     }
 }
 
@@ -194,7 +246,10 @@ pub(crate) fn api_error(response: Response, path: &str) -> Error {
     let mut message = field("message").unwrap_or_default();
     if message.is_empty() && parsed.is_none() {
         let bytes = response.bytes();
-        message = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+        // An HTML error page (a TLS front's, a proxy's) says it in its title.
+        message = html_title(bytes).unwrap_or_else(|| {
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()
+        });
     }
     let detail = parsed.as_ref().and_then(|m| m.get("detail")).cloned();
     let suggestions = if response.status() == http::StatusCode::NOT_FOUND {
@@ -210,7 +265,19 @@ pub(crate) fn api_error(response: Response, path: &str) -> Error {
         request_id: response.request_id().map(str::to_owned),
         suggestions,
         response,
+        #[cfg(feature = "apiv2")]
+        apiv2: None,
     }))
+}
+
+/// The `<title>` of an HTML page, e.g. nginx's `400 No required SSL certificate was sent`.
+fn html_title(body: &[u8]) -> Option<String> {
+    let head = &body[..body.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let start = text.find("<title>")? + "<title>".len();
+    let end = start + text[start..].find("</title>")?;
+    let title = text[start..end].trim();
+    (!title.is_empty() && title.len() <= 200).then(|| title.to_owned())
 }
 
 #[cfg(feature = "catalog")]

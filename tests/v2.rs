@@ -286,12 +286,52 @@ fn micropay_body() -> Value {
     })
 }
 
+/// A client with the sandbox's credentials at the production URL, signing APIv2 with the
+/// key of the fixtures, presenting the sandbox merchant's certificate: nothing is sent.
+fn v2_client() -> wechatpay::Wechatpay {
+    wechatpay::sandbox::offline_client_builder()
+        .unwrap()
+        .apiv2_key(KEY)
+        .merchant_identity(wechatpay::sandbox::merchant_identity().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The head of a built request as text: method, URI, the headers that say what it is.
+fn head(request: &http::Request<Vec<u8>>) -> String {
+    let mut out = format!("{} {}\n", request.method(), request.uri());
+    for name in ["accept", "content-type"] {
+        if let Some(value) = request.headers().get(name) {
+            out.push_str(&format!("{name}: {}\n", value.to_str().unwrap()));
+        }
+    }
+    out
+}
+
 #[test]
 fn micropay_wire_xml_snapshot() {
+    // Through the chain, as a caller writes it.
+    let request = v2_client()
+        .chain("v2/pay/micropay")
+        .post(micropay_body())
+        .build()
+        .unwrap();
+    assert_eq!(
+        head(&request),
+        "POST https://api.mch.weixin.qq.com/pay/micropay\n\
+         accept: text/xml, text/plain, application/x-gzip\n\
+         content-type: text/xml; charset=utf-8\n"
+    );
+    assert!(request
+        .extensions()
+        .get::<wechatpay::transport::MutualTls>()
+        .is_none());
+    let xml = String::from_utf8(request.body().clone()).unwrap();
+    snapshot_settings().bind(|| insta::assert_snapshot!("micropay", xml));
+    // The leaf encoder gives the same bytes.
     let body = Fields::from_serialize(&micropay_body()).unwrap();
     let signed = sign_request(&endpoint("v2/pay/micropay"), body, &key(), Some(MERCHANT)).unwrap();
-    let xml = signed.to_xml().unwrap();
-    snapshot_settings().bind(|| insta::assert_snapshot!("micropay", xml));
+    assert_eq!(signed.to_xml().unwrap(), xml);
     assert_eq!(
         sign::verify_map(&v2::xml::decode(xml.as_bytes()).unwrap(), &key()).unwrap(),
         SignType::Md5
@@ -302,7 +342,7 @@ fn micropay_wire_xml_snapshot() {
 fn refund_wire_xml_snapshot() {
     let refund = endpoint("v2/secapi/pay/refund");
     assert!(refund.mutual_tls);
-    let body = Fields::from_serialize(&json!({
+    let body = json!({
         "appid": "wx2421b1c4370ec43b",
         "mch_id": MERCHANT,
         "nonce_str": "6cefdb308e1e2e8aabd48cf79e546a02",
@@ -313,11 +353,32 @@ fn refund_wire_xml_snapshot() {
         "refund_fee": 1,
         "sign_type": "HMAC-SHA256",
         "total_fee": 1,
-    }))
-    .unwrap();
-    let signed = sign_request(&refund, body, &key(), Some(MERCHANT)).unwrap();
-    let xml = signed.to_xml().unwrap();
+    });
+    let request = v2_client()
+        .chain("v2/secapi/pay/refund")
+        .post(&body)
+        .build()
+        .unwrap();
+    assert_eq!(
+        request.uri(),
+        "https://api.mch.weixin.qq.com/secapi/pay/refund"
+    );
+    // Marked for the connections that present the merchant certificate.
+    let mark = request
+        .extensions()
+        .get::<wechatpay::transport::MutualTls>()
+        .expect("a mutual-TLS endpoint");
+    assert!(mark.identity().certificate().subject().contains(MERCHANT));
+    let xml = String::from_utf8(request.body().clone()).unwrap();
     snapshot_settings().bind(|| insta::assert_snapshot!("secapi_pay_refund", xml));
+    let signed = sign_request(
+        &refund,
+        Fields::from_serialize(&body).unwrap(),
+        &key(),
+        Some(MERCHANT),
+    )
+    .unwrap();
+    assert_eq!(signed.to_xml().unwrap(), xml);
     assert_eq!(
         sign::verify_map(&v2::xml::decode(xml.as_bytes()).unwrap(), &key()).unwrap(),
         SignType::HmacSha256
@@ -328,7 +389,30 @@ fn refund_wire_xml_snapshot() {
 fn get_endpoint_query_snapshot() {
     let entrust = endpoint("v2/papay/entrustweb");
     assert_eq!(entrust.method, v2::Method::Get);
-    let body = Fields::from_serialize(&json!({
+    let request = v2_client()
+        .chain("v2/papay/entrustweb")
+        .get()
+        .query("appid", "wxcbda96de0b165486")
+        .query("contract_code", "100000")
+        .query("contract_display_account", "微信代扣")
+        .query("mch_id", MERCHANT)
+        .query("notify_url", "https://weixin.qq.com")
+        .query("plan_id", 12535)
+        .query("request_serial", 1000)
+        .query("timestamp", "1414488825")
+        .query("version", "1.0")
+        .build()
+        .unwrap();
+    assert_eq!(request.method(), "GET");
+    assert!(request.body().is_empty());
+    assert_eq!(request.uri().path(), "/papay/entrustweb");
+    let query = request.uri().query().unwrap().to_owned();
+    assert!(
+        !query.contains("nonce_str"),
+        "papay/entrustweb is nonceless"
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("papay_entrustweb_query", query));
+    let leaf = Fields::from_serialize(&json!({
         "appid": "wxcbda96de0b165486",
         "contract_code": "100000",
         "contract_display_account": "微信代扣",
@@ -340,13 +424,8 @@ fn get_endpoint_query_snapshot() {
         "version": "1.0",
     }))
     .unwrap();
-    let signed = sign_request(&entrust, body, &key(), Some(MERCHANT)).unwrap();
-    assert!(
-        !signed.contains("nonce_str"),
-        "papay/entrustweb is nonceless"
-    );
-    snapshot_settings()
-        .bind(|| insta::assert_snapshot!("papay_entrustweb_query", signed.to_query()));
+    let signed = sign_request(&entrust, leaf, &key(), Some(MERCHANT)).unwrap();
+    assert_eq!(signed.to_query(), query);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -596,14 +675,51 @@ fn secrets_never_print() {
 // ---------------------------------------------------------------------------------------
 // Mutual TLS: the merchant certificate from PEM and PKCS#12, presented in a handshake.
 
+/// The PKCS#12 files and a stranger's certificate (tests/fixtures/v2/tls), and the test CA,
+/// server and merchant TLS certificates the sandbox serves with (src/sandbox/keys).
 fn tls(name: &str) -> PathBuf {
-    fixture("tls").join(name)
+    let published = match name {
+        "ca.pem" => Some("tls_ca.pem"),
+        "server_cert.pem" => Some("tls_server_cert.pem"),
+        "server_key.pem" => Some("tls_server_key.pem"),
+        "merchant_cert.pem" => Some("merchant_tls_cert.pem"),
+        "merchant_key.pem" => Some("merchant_key.pem"),
+        _ => None,
+    };
+    match published {
+        Some(file) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/sandbox/keys")
+            .join(file),
+        None => fixture("tls").join(name),
+    }
 }
 
 fn pem_identity() -> MerchantIdentity {
     MerchantIdentity::from_pem_files(tls("merchant_cert.pem"), tls("merchant_key.pem")).unwrap()
 }
 
+#[test]
+fn the_merchant_identity_loads_from_pem() {
+    let pem = pem_identity();
+    assert!(pem.certificate().subject().contains(MERCHANT));
+    assert_eq!(
+        pem.serial(),
+        wechatpay::sandbox::merchant_identity().unwrap().serial()
+    );
+    let mismatched =
+        MerchantIdentity::from_pem_files(tls("merchant_cert.pem"), tls("server_key.pem"))
+            .unwrap_err();
+    assert!(
+        mismatched.to_string().contains("does not belong"),
+        "{mismatched}"
+    );
+    let swapped =
+        MerchantIdentity::from_pem_files(tls("merchant_key.pem"), tls("merchant_cert.pem"))
+            .unwrap_err();
+    assert!(matches!(swapped, Error::Key { .. }), "{swapped}");
+}
+
+#[cfg(feature = "pkcs12")]
 #[test]
 fn the_merchant_identity_loads_from_pem_and_both_pkcs12_flavours() {
     let pem = pem_identity();
@@ -633,19 +749,6 @@ fn the_merchant_identity_loads_from_pem_and_both_pkcs12_flavours() {
 
     let not_p12 = MerchantIdentity::from_pkcs12(b"not a p12 file", MERCHANT).unwrap_err();
     assert!(matches!(not_p12, Error::Key { .. }), "{not_p12}");
-
-    let mismatched =
-        MerchantIdentity::from_pem_files(tls("merchant_cert.pem"), tls("server_key.pem"))
-            .unwrap_err();
-    assert!(
-        mismatched.to_string().contains("does not belong"),
-        "{mismatched}"
-    );
-
-    let swapped =
-        MerchantIdentity::from_pem_files(tls("merchant_key.pem"), tls("merchant_cert.pem"))
-            .unwrap_err();
-    assert!(matches!(swapped, Error::Key { .. }), "{swapped}");
 }
 
 /// A TLS server on 127.0.0.1 that requires a client certificate from the test CA and
@@ -736,8 +839,12 @@ fn exchange(port: u16, config: rustls::ClientConfig) -> Result<String, String> {
 #[test]
 fn the_client_config_presents_the_merchant_certificate() {
     let ca = Certificate::from_pem_file(tls("ca.pem")).unwrap();
+    // From the platform's kind of file when it can be read, else from the PEM files.
+    #[cfg(feature = "pkcs12")]
     let identity =
         MerchantIdentity::from_pkcs12_file(tls("merchant_legacy.p12"), MERCHANT).unwrap();
+    #[cfg(not(feature = "pkcs12"))]
+    let identity = pem_identity();
     let stranger =
         MerchantIdentity::from_pem_files(tls("stranger_cert.pem"), tls("stranger_key.pem"))
             .unwrap();

@@ -1,5 +1,8 @@
 //! [`WechatpayBuilder`]: every setting of a client, checked at once by `build()`.
 
+#[cfg(feature = "apiv2")]
+mod v2;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -64,6 +67,9 @@ pub struct WechatpayBuilder {
     tls: TlsSettings,
     http_sender: Option<Arc<dyn HttpSend>>,
     http_wrappers: Vec<Wrapper>,
+    /// The APIv2 key and merchant certificate (setters in `builder/v2.rs`).
+    #[cfg(feature = "apiv2")]
+    apiv2: v2::Apiv2Settings,
 }
 
 /// A layer put around the HTTP sender by [`WechatpayBuilder::wrap_http_sender`].
@@ -91,8 +97,8 @@ enum Backup {
 
 impl fmt::Debug for WechatpayBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WechatpayBuilder")
-            .field("mchid", &self.mchid)
+        let mut out = f.debug_struct("WechatpayBuilder");
+        out.field("mchid", &self.mchid)
             .field("serial", &self.serial)
             .field("private_key", &self.key)
             .field(
@@ -110,8 +116,10 @@ impl fmt::Debug for WechatpayBuilder {
             .field("failover", &self.failover)
             .field("proxy", &self.proxy)
             .field("resolve", &self.resolve)
-            .field("http_sender", &self.http_sender)
-            .finish_non_exhaustive()
+            .field("http_sender", &self.http_sender);
+        #[cfg(feature = "apiv2")]
+        out.field("apiv2", &self.apiv2);
+        out.finish_non_exhaustive()
     }
 }
 
@@ -669,6 +677,15 @@ impl WechatpayBuilder {
             verifier.add_certificate(cert);
         }
         let apiv3_key = self.apiv3_key.as_deref().map(Apiv3Key::new).transpose()?;
+        #[cfg(feature = "apiv2")]
+        let apiv2 = self.apiv2.resolve(&mchid)?;
+        #[cfg(feature = "apiv2")]
+        let mutual_tls = apiv2
+            .identity
+            .as_ref()
+            .map(crate::v2::MerchantIdentity::client_auth);
+        #[cfg(not(feature = "apiv2"))]
+        let mutual_tls = None;
         if let Some(interval) = self.refresh_interval {
             if apiv3_key.is_none() {
                 return Err(Error::config(
@@ -740,6 +757,7 @@ impl WechatpayBuilder {
                 },
                 resolve: self.resolve,
                 tls: self.tls,
+                mutual_tls,
             })?,
         };
         for wrap in self.http_wrappers {
@@ -777,7 +795,8 @@ impl WechatpayBuilder {
             sleep: self.retry_sleep,
         };
 
-        let pipeline = Pipeline::new(
+        #[cfg_attr(not(feature = "apiv2"), allow(unused_mut))]
+        let mut pipeline = Pipeline::new(
             mchid,
             serial.to_ascii_uppercase(),
             key,
@@ -789,6 +808,10 @@ impl WechatpayBuilder {
             self.strict,
             retries,
         );
+        #[cfg(feature = "apiv2")]
+        {
+            pipeline.apiv2 = apiv2;
+        }
         Ok(Wechatpay {
             inner: Arc::new(Inner {
                 pipeline: Arc::new(pipeline),

@@ -2,6 +2,8 @@
 
 mod builder;
 mod refresh;
+#[cfg(feature = "apiv2")]
+mod v2;
 
 use std::fmt;
 use std::sync::Arc;
@@ -273,13 +275,15 @@ impl Wechatpay {
 impl fmt::Debug for Wechatpay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pipeline = &self.inner.pipeline;
-        f.debug_struct("Wechatpay")
-            .field("mchid", &pipeline.mchid)
+        let mut out = f.debug_struct("Wechatpay");
+        out.field("mchid", &pipeline.mchid)
             .field("serial", &pipeline.serial)
             .field("base_url", &pipeline.base.as_str())
             .field("platform_keys", &pipeline.verifier.ids())
             .field("private_key", &pipeline.key)
-            .field("apiv3_key", &self.inner.apiv3_key)
-            .finish_non_exhaustive()
+            .field("apiv3_key", &self.inner.apiv3_key);
+        #[cfg(feature = "apiv2")]
+        out.field("apiv2", &pipeline.apiv2);
+        out.finish_non_exhaustive()
     }
 }

@@ -7,6 +7,8 @@ mod headers;
 mod pipeline;
 mod send;
 mod upload;
+#[cfg(feature = "apiv2")]
+mod v2;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -30,6 +32,8 @@ use crate::verify::SERIAL;
 pub(crate) use encrypt::json_kind;
 pub(crate) use pipeline::{Pipeline, Retries};
 pub(crate) use upload::Upload;
+#[cfg(feature = "apiv2")]
+pub(crate) use v2::Apiv2Config;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -110,6 +114,9 @@ pub(crate) struct Prepared {
     /// The caller's fixed signature inputs, for the first attempt.
     timestamp: Option<u64>,
     nonce: Option<String>,
+    /// An APIv2 call: signed with the APIv2 key instead (see `v2.rs`).
+    #[cfg(feature = "apiv2")]
+    v2: Option<Box<v2::V2Parts>>,
 }
 
 impl RequestBuilder {
@@ -311,6 +318,7 @@ impl RequestBuilder {
     /// Without it, the timestamp is read from the client's one
     /// [`clock`](crate::WechatpayBuilder::clock). A timestamp beyond what the platform
     /// reads (a signed 64-bit number) is reported by `build()`/`send()`.
+    /// APIv2 calls sign no timestamp, so there it changes nothing.
     pub fn timestamp(mut self, unix_seconds: u64) -> Self {
         match headers::check_timestamp(unix_seconds) {
             Ok(()) => self.timestamp = Some(unix_seconds),
@@ -324,6 +332,8 @@ impl RequestBuilder {
     /// The platform takes 1 to 32 visible ASCII characters; a `"` or `,` would change the
     /// fields of the `Authorization` header, so such a nonce is reported by
     /// `build()`/`send()` and never signed.
+    ///
+    /// For an APIv2 call (a `v2/…` chain) it is the `nonce_str` field of the first attempt.
     ///
     /// ```
     /// # let wxpay = wechatpay::sandbox::offline_client()?;
@@ -520,6 +530,10 @@ impl RequestBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
+        #[cfg(feature = "apiv2")]
+        if v2::is_v2(&self.template) {
+            return self.prepare_v2();
+        }
         let pipeline = &*self.pipeline;
         if self.check.unwrap_or(pipeline.strict) && self.absolute.is_none() {
             self.check_catalog()?;
@@ -594,6 +608,8 @@ impl RequestBuilder {
             signed,
             timestamp: self.timestamp,
             nonce: self.nonce,
+            #[cfg(feature = "apiv2")]
+            v2: None,
         })
     }
 
@@ -648,6 +664,10 @@ impl RequestBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
+        #[cfg(feature = "apiv2")]
+        if v2::is_v2(&self.template) {
+            return self.send_v2().await;
+        }
         // A file to read (a path, a reader) is read once, here, before any attempt.
         let this = self.read_upload().await;
         let pipeline = Arc::clone(&this.pipeline);
@@ -661,6 +681,10 @@ impl Prepared {
     /// timestamp and nonce on the first attempt, with fresh ones on every retry, so that
     /// the platform never sees the same nonce twice.
     pub(crate) fn sign(&self, first: bool) -> Result<Request<Bytes>, Error> {
+        #[cfg(feature = "apiv2")]
+        if let Some(v2) = &self.v2 {
+            return self.sign_v2(v2, first);
+        }
         let pipeline = &*self.pipeline;
         let timestamp = match self.timestamp.filter(|_| first) {
             Some(t) => t,

@@ -41,6 +41,9 @@ pub(crate) struct Pipeline {
     pub(crate) budget: Budget,
     /// How to wait between attempts; `None` for `tokio::time::sleep`.
     pub(crate) sleep: Option<Sleep>,
+    /// The APIv2 key and merchant certificate (set by the builder after `new`).
+    #[cfg(feature = "apiv2")]
+    pub(crate) apiv2: super::Apiv2Config,
     templates: RwLock<HashMap<Box<str>, Arc<UriTemplate>>>,
 }
 
@@ -78,6 +81,8 @@ impl Pipeline {
             retry: retries.policy,
             budget: retries.budget,
             sleep: retries.sleep,
+            #[cfg(feature = "apiv2")]
+            apiv2: super::Apiv2Config::default(),
             templates: RwLock::default(),
         }
     }

@@ -45,6 +45,9 @@ mod notify;
 mod proxy;
 mod routes;
 mod server;
+mod tls;
+#[cfg(feature = "apiv2")]
+pub mod v2;
 
 pub use files::BillServing;
 pub use notify::{notification, NotificationBuilder, SignedNotification};
@@ -88,6 +91,31 @@ pub const PUBLIC_KEY_PEM: &str = include_str!("keys/pubkey_pub.pem");
 pub const PUBLIC_KEY_PRIVATE_PEM: &str = include_str!("keys/pubkey_key.pem");
 /// The sandbox APIv3 key (32 bytes).
 pub const APIV3_KEY: &str = "wechatpay-rust-sandbox-APIv3-key";
+/// The sandbox APIv2 key (32 characters), which signs its APIv2 answers and notifications.
+pub const APIV2_KEY: &str = "wechatpay-rust-sandbox-APIv2-key";
+/// The test CA that issued the sandbox's TLS server certificate and its merchant TLS
+/// certificate. A client trusts it only when told
+/// ([`WechatpayBuilder::add_root_certificate_pem`]; [`Sandbox::start_tls`]'s clients do).
+pub const TLS_CA_CERTIFICATE_PEM: &str = include_str!("keys/tls_ca.pem");
+/// The sandbox's TLS server certificate, for `127.0.0.1` and `localhost`.
+pub const TLS_SERVER_CERTIFICATE_PEM: &str = include_str!("keys/tls_server_cert.pem");
+/// The private key of [`TLS_SERVER_CERTIFICATE_PEM`]. A published test key.
+pub const TLS_SERVER_PRIVATE_KEY_PEM: &str = include_str!("keys/tls_server_key.pem");
+/// The sandbox merchant's API certificate for mutual TLS (`apiclient_cert.pem`), issued by
+/// [`TLS_CA_CERTIFICATE_PEM`] for the key [`MERCHANT_PRIVATE_KEY_PEM`], as on the platform,
+/// where the one key signs APIv3 requests and authenticates APIv2's mutual TLS.
+pub const MERCHANT_TLS_CERTIFICATE_PEM: &str = include_str!("keys/merchant_tls_cert.pem");
+
+/// The sandbox merchant's identity for mutual TLS ([`MERCHANT_TLS_CERTIFICATE_PEM`] and
+/// [`MERCHANT_PRIVATE_KEY_PEM`]).
+///
+/// # Errors
+///
+/// Only if the embedded PEM failed to load, which the test suite rules out.
+#[cfg(feature = "apiv2")]
+pub fn merchant_identity() -> Result<crate::v2::MerchantIdentity, Error> {
+    crate::v2::MerchantIdentity::from_pem(MERCHANT_TLS_CERTIFICATE_PEM, MERCHANT_PRIVATE_KEY_PEM)
+}
 
 /// A client with the sandbox credentials aimed at the production URL: for examples that
 /// build and inspect requests without sending them.
@@ -141,15 +169,18 @@ pub(crate) fn test_keys() -> Result<&'static TestKeys, Error> {
     Ok(KEYS.get_or_init(|| parsed))
 }
 
-/// The sandbox credentials (merchant, both platform keys, APIv3 key) on a builder, at
-/// the default base URL.
+/// The sandbox credentials (merchant, both platform keys, APIv3 key, APIv2 key) on a
+/// builder, at the default base URL.
 fn credentials() -> Result<WechatpayBuilder, Error> {
-    Ok(Wechatpay::builder()
+    let builder = Wechatpay::builder()
         .mchid(MERCHANT_ID)
         .serial(MERCHANT_SERIAL)
         .private_key(test_keys()?.merchant.clone())
         .platform_key(PLATFORM_SERIAL, test_keys()?.platform.public_key().clone())
-        .apiv3_key(APIV3_KEY))
+        .apiv3_key(APIV3_KEY);
+    #[cfg(feature = "apiv2")]
+    let builder = builder.apiv2_key(APIV2_KEY);
+    Ok(builder)
 }
 
 /// A misbehaviour the sandbox can be told to show, to test that clients reject it.
@@ -224,6 +255,36 @@ pub enum Fault {
         /// How many requests are still cut off.
         times: u32,
     },
+    /// APIv2: sign answers with a wrong `sign` (the right algorithm, another key's value).
+    V2BadSign,
+    /// APIv2: refuse every call at the communication layer, `return_code` `FAIL` with this
+    /// `return_msg` (unsigned, as the platform's are), e.g. `签名错误`.
+    V2ReturnFail(String),
+    /// APIv2: refuse every call at the business layer, `result_code` `FAIL` with this
+    /// `err_code` and `err_code_des` (signed, as the platform's are).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// # #[cfg(feature = "apiv2")]
+    /// # {
+    /// use wechatpay::sandbox::{Fault, Sandbox};
+    ///
+    /// let sandbox = Sandbox::start().await?;
+    /// sandbox.fault(Fault::V2ResultFail { err_code: "ORDERNOTEXIST".into(), err_code_des: "此交易订单号不存在".into() });
+    /// let error = sandbox.client().chain("v2/pay/orderquery")
+    ///     .post(serde_json::json!({ "appid": "wx2421b1c4370ec43b", "mch_id": "1900000001", "out_trade_no": "1415757673" }))
+    ///     .await.unwrap_err();
+    /// assert_eq!(error.api_code(), Some("ORDERNOTEXIST"));
+    /// # }
+    /// # Ok(()) }
+    /// ```
+    V2ResultFail {
+        /// The `err_code`, e.g. `SYSTEMERROR`, `ORDERPAID`.
+        err_code: String,
+        /// The `err_code_des`.
+        err_code_des: String,
+    },
 }
 
 /// What a counting fault does to the request at hand.
@@ -281,6 +342,9 @@ pub(crate) struct State {
     pub(crate) ledger: lifecycle::Ledger,
     /// Bills served and links issued.
     pub(crate) files: Arc<files::Files>,
+    /// Orders and refunds made through APIv2 (`pay/micropay`, `secapi/pay/refund`).
+    #[cfg(feature = "apiv2")]
+    pub(crate) v2: v2::Ledger,
 }
 
 /// How many received requests the sandbox remembers (the oldest are dropped first).
@@ -314,6 +378,8 @@ impl State {
 /// A running platform double. Dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
+    /// Serves `https://` (see [`Sandbox::start_tls`]).
+    tls: bool,
     state: Arc<State>,
     client: Wechatpay,
     control: tokio::sync::mpsc::UnboundedSender<server::Control>,
@@ -348,6 +414,34 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     pub async fn start_on(port: u16) -> Result<Sandbox, Error> {
+        Sandbox::launch(port, false).await
+    }
+
+    /// Starts the sandbox over TLS on `127.0.0.1` at a free port: `https://127.0.0.1:<port>/`
+    /// with the test server certificate, asking for the client certificate like the
+    /// platform. Its [`client`](Self::client) trusts the test CA
+    /// ([`TLS_CA_CERTIFICATE_PEM`]) and presents the sandbox merchant's certificate
+    /// ([`MERCHANT_TLS_CERTIFICATE_PEM`]) on the APIv2 calls that need mutual TLS; the
+    /// sandbox answers those calls `400 No required SSL certificate was sent` without one,
+    /// and refuses the handshake of a certificate its CA did not issue.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start_tls().await?;
+    /// assert!(sandbox.base_url().starts_with("https://127.0.0.1:"));
+    /// sandbox.client().chain("v3/certificates").get().await?; // APIv3 over TLS too
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if no loopback port can be bound.
+    pub async fn start_tls() -> Result<Sandbox, Error> {
+        Sandbox::launch(0, true).await
+    }
+
+    async fn launch(port: u16, tls: bool) -> Result<Sandbox, Error> {
         let state = Arc::new(State {
             clock: Clock::system(),
             merchant_id: MERCHANT_ID.to_owned(),
@@ -365,15 +459,16 @@ impl Sandbox {
             signature_cache: Mutex::new(None),
             ledger: lifecycle::Ledger::default(),
             files: Arc::default(),
+            #[cfg(feature = "apiv2")]
+            v2: v2::Ledger::default(),
         });
-        let (addr, control, server) = server::serve(port, Arc::clone(&state)).await?;
-        state.files.set_addr(addr);
-        let client = credentials()?
-            .base_url(format!("http://{addr}/"))
-            .strict(cfg!(feature = "catalog"))
-            .build()?;
+        let acceptor = if tls { Some(tls::acceptor()?) } else { None };
+        let (addr, control, server) = server::serve(port, Arc::clone(&state), acceptor).await?;
+        state.files.set_origin(base_url(addr, tls).trim_end_matches('/').to_owned());
+        let client = client_builder(addr, tls)?.build()?;
         Ok(Sandbox {
             addr,
+            tls,
             state,
             client,
             control,
@@ -381,9 +476,9 @@ impl Sandbox {
         })
     }
 
-    /// `http://127.0.0.1:<port>/`.
+    /// `http://127.0.0.1:<port>/`, or `https://` for [`start_tls`](Self::start_tls).
     pub fn base_url(&self) -> String {
-        format!("http://{}/", self.addr)
+        base_url(self.addr, self.tls)
     }
 
     /// The bound address.
@@ -392,7 +487,8 @@ impl Sandbox {
     }
 
     /// A client configured for this sandbox (merchant key, platform certificate key,
-    /// APIv3 key). Clones share one connection pool. It is
+    /// APIv3 key, APIv2 key; over TLS, the test CA and the merchant's TLS certificate).
+    /// Clones share one connection pool. It is
     /// [`strict`](WechatpayBuilder::strict): every request is checked against the endpoint
     /// catalog before it is signed (`.skip_check()` on a request sends it as it is, to see
     /// the sandbox's own answer to a malformed request).
@@ -407,9 +503,7 @@ impl Sandbox {
     ///
     /// Only if the embedded keys failed to parse.
     pub fn client_builder(&self) -> Result<WechatpayBuilder, Error> {
-        Ok(credentials()?
-            .base_url(self.base_url())
-            .strict(cfg!(feature = "catalog")))
+        client_builder(self.addr, self.tls)
     }
 
     /// The merchant id the sandbox accepts.
@@ -551,6 +645,25 @@ impl Sandbox {
             .cloned()
             .collect()
     }
+}
+
+fn base_url(addr: SocketAddr, tls: bool) -> String {
+    format!("{}://{addr}/", if tls { "https" } else { "http" })
+}
+
+/// The sandbox credentials for the sandbox at `addr`; over TLS, trusting the test CA and
+/// presenting the merchant's TLS certificate.
+fn client_builder(addr: SocketAddr, tls: bool) -> Result<WechatpayBuilder, Error> {
+    let builder = credentials()?
+        .base_url(base_url(addr, tls))
+        .strict(cfg!(feature = "catalog"));
+    if !tls {
+        return Ok(builder);
+    }
+    let builder = builder.add_root_certificate_pem(TLS_CA_CERTIFICATE_PEM);
+    #[cfg(feature = "apiv2")]
+    let builder = builder.merchant_identity(merchant_identity()?);
+    Ok(builder)
 }
 
 impl Sandbox {

@@ -38,10 +38,23 @@ pub(crate) enum Control {
     },
 }
 
-/// Binds `127.0.0.1:port` and serves until the returned task is aborted.
+/// What the connection a request came on says about its sender: whether a TLS client
+/// presented a certificate the test CA issued (mutual TLS).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Peer {
+    #[cfg_attr(not(feature = "apiv2"), allow(dead_code))]
+    pub(crate) client_certificate: bool,
+}
+
+/// How long a TLS client may take to finish its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds `127.0.0.1:port` and serves until the returned task is aborted, over TLS when an
+/// acceptor is given.
 pub(crate) async fn serve(
     port: u16,
     state: Arc<State>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<
     (
         SocketAddr,
@@ -77,11 +90,22 @@ pub(crate) async fn serve(
                         let _ = stream.set_nodelay(true);
                         state.connections.fetch_add(1, Ordering::Relaxed);
                         let state = Arc::clone(&state);
+                        let tls = tls.clone();
                         connections.spawn(async move {
-                            let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
+                            let Some(acceptor) = tls else {
+                                return serve_connection(state, TokioIo::new(stream), Peer::default()).await;
+                            };
+                            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                            // A refused handshake (a certificate from another CA) ends here.
+                            let Ok(Ok(stream)) = handshake.await else { return };
+                            let peer = Peer {
+                                client_certificate: stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .is_some_and(|chain| !chain.is_empty()),
+                            };
+                            serve_connection(state, TokioIo::new(stream), peer).await;
                         });
                     }
                     Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -102,6 +126,17 @@ pub(crate) async fn serve(
         }
     });
     Ok((addr, control, server))
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one connection.
+async fn serve_connection<I>(state: Arc<State>, io: I, peer: Peer)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(Arc::clone(&state), peer, req));
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, service)
+        .await;
 }
 
 /// Listens on `addr` again after a refusal. Bounded: if another process took the port
@@ -128,7 +163,11 @@ impl std::fmt::Display for CutOff {
 
 impl std::error::Error for CutOff {}
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, CutOff> {
+async fn handle(
+    state: Arc<State>,
+    peer: Peer,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, CutOff> {
     state.received.fetch_add(1, Ordering::Relaxed);
     let _active = Active::enter(&state);
     let (parts, body) = request.into_parts();
@@ -168,7 +207,14 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         .unwrap_or("/")
         .to_owned();
 
-    let answer = match check_authorization(&state, &parts, &target, signed) {
+    // APIv2 requests carry their signature in the body, checked by their own route.
+    let apiv2 = is_apiv2(&target);
+    let authorized = if apiv2 {
+        Ok(())
+    } else {
+        check_authorization(&state, &parts, &target, signed)
+    };
+    let answer = match authorized {
         Err(reason) => Answer::json(
             StatusCode::UNAUTHORIZED,
             &json!({
@@ -216,12 +262,42 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
                 {
                     Some(Routed::Answer(answer)) => answer,
                     Some(Routed::File(file)) => return Ok(file),
-                    None => routes::answer(&state, &parts.method, &target, &body),
+                    None => route(&state, &parts.method, &target, &body, peer, &faults),
                 },
             }
         }
     };
     Ok(sign_answer(&state, answer, &faults, use_pubkey).map(Body::from))
+}
+
+/// Whether `target` names an APIv2 endpoint (signed in its body, not by `Authorization`).
+fn is_apiv2(target: &str) -> bool {
+    #[cfg(feature = "apiv2")]
+    {
+        super::v2::handles(target)
+    }
+    #[cfg(not(feature = "apiv2"))]
+    {
+        let _ = target;
+        false
+    }
+}
+
+/// The answer of the endpoint `target` names.
+fn route(
+    state: &State,
+    method: &http::Method,
+    target: &str,
+    body: &[u8],
+    peer: Peer,
+    faults: &[Fault],
+) -> Answer {
+    #[cfg(feature = "apiv2")]
+    if super::v2::handles(target) {
+        return super::v2::answer(state, method, target, body, peer, faults);
+    }
+    let _ = (peer, faults);
+    routes::answer(state, method, target, body)
 }
 
 /// The platform's error answer for a status of [`Fault::FailTimes`].

@@ -40,6 +40,8 @@ impl Origin {
         *retargeted.uri_mut() = uri;
         *retargeted.version_mut() = request.version();
         *retargeted.headers_mut() = request.headers().clone();
+        // The marks the stack acts on (mutual TLS) go along.
+        *retargeted.extensions_mut() = request.extensions().clone();
         Ok(retargeted)
     }
 }

@@ -204,10 +204,16 @@ impl std::error::Error for SendError {
     }
 }
 
+/// A pooled hyper-util client over rustls through the proxy connector.
+pub(crate) type PooledClient = Client<HttpsConnector<Connector>, Full<Bytes>>;
+
 /// The default [`HttpSend`]: a pooled hyper-util client over rustls, through the
 /// configured proxy, that stops reading an answer at the maximum response size.
 pub(crate) struct HyperSender {
-    pub(crate) client: Client<HttpsConnector<Connector>, Full<Bytes>>,
+    pub(crate) client: PooledClient,
+    /// The pool that presents the merchant certificate, for requests marked
+    /// [`MutualTls`](super::MutualTls) (APIv2).
+    pub(crate) mutual_tls: Option<PooledClient>,
     pub(crate) max_response_size: usize,
     pub(crate) proxy: Option<Arc<ProxyRules>>,
 }
@@ -216,6 +222,7 @@ impl fmt::Debug for HyperSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HyperSender")
             .field("max_response_size", &self.max_response_size)
+            .field("mutual_tls", &self.mutual_tls.is_some())
             .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
@@ -252,7 +259,18 @@ impl HyperSender {
         {
             request.headers_mut().insert(PROXY_AUTHORIZATION, auth);
         }
-        self.client
+        let client = if super::mtls::wants_mutual_tls(&request) {
+            // The request pipeline refuses such a request without a certificate configured;
+            // sending it without one would only be refused by the platform's TLS.
+            self.mutual_tls.as_ref().ok_or_else(|| {
+                SendError::tls(
+                    "the request needs mutual TLS and no merchant certificate is configured",
+                )
+            })?
+        } else {
+            &self.client
+        };
+        client
             .request(request.map(Full::new))
             .await
             .map_err(classify)

@@ -15,6 +15,7 @@
 mod failover;
 mod hosts;
 mod http;
+mod mtls;
 mod proxy;
 mod stream;
 mod tls;
@@ -35,12 +36,15 @@ use crate::error::{Error, TransportErrorKind};
 
 pub use self::failover::{Failover, FailoverStatus, HostState, HostStatus};
 pub use self::http::{BoxFuture, HttpSend, SendError};
+#[cfg(feature = "apiv2")]
+pub use self::mtls::MutualTls;
 pub use self::proxy::Proxy;
 pub use self::stream::BodyStream;
 
 pub(crate) use self::failover::Hosts;
 pub(crate) use self::hosts::{host_port_of, is_loopback, BaseUrl, Origin};
 pub(crate) use self::stream::StreamedResponse;
+pub(crate) use self::mtls::ClientAuth;
 pub(crate) use self::tls::TlsSettings;
 
 use self::failover::{Reach, Transition};
@@ -125,6 +129,8 @@ pub(crate) struct HttpSettings {
     pub(crate) proxy: Option<Proxy>,
     pub(crate) resolve: HashMap<String, Vec<SocketAddr>>,
     pub(crate) tls: TlsSettings,
+    /// The merchant certificate for the mutual-TLS pool (APIv2), if configured.
+    pub(crate) mutual_tls: Option<ClientAuth>,
 }
 
 /// The default [`HttpSend`]: hyper-util's pooled client over rustls and the proxy connector.
@@ -137,24 +143,38 @@ pub(crate) fn default_sender(settings: HttpSettings) -> Result<Arc<dyn HttpSend>
         .proxy
         .map(|proxy| proxy.rules())
         .filter(|rules| !rules.is_empty());
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(settings.tls.client_config()?)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(Connector::new(http, proxy.clone()));
-    // The timer lets the pool reap idle connections in the background, not only when
-    // the next request happens to look at them.
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(https);
+    let connector = Connector::new(http, proxy.clone());
+    let mutual_tls = match &settings.mutual_tls {
+        Some(auth) => Some(pooled(
+            settings.tls.config_presenting(Some(auth))?,
+            connector.clone(),
+        )),
+        None => None,
+    };
+    let client = pooled(settings.tls.client_config()?, connector);
     Ok(Arc::new(HyperSender {
         client,
+        mutual_tls,
         max_response_size: settings.max_response_size,
         proxy,
     }))
+}
+
+/// A pooled hyper-util client over rustls with `tls`, HTTP/1.1 and HTTP/2 by ALPN.
+fn pooled(tls: rustls::ClientConfig, connector: Connector) -> self::http::PooledClient {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(connector);
+    // The timer lets the pool reap idle connections in the background, not only when
+    // the next request happens to look at them.
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https)
 }
 
 pub(crate) struct Transport {
@@ -193,6 +213,7 @@ impl Transport {
             proxy: None,
             resolve: HashMap::new(),
             tls: TlsSettings::default(),
+            mutual_tls: None,
         })?;
         Ok(Transport::new(sender, timeouts, max_response_size, 1))
     }
@@ -218,6 +239,11 @@ impl Transport {
 
     pub(crate) fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// The largest answer body accepted (of answers read whole).
+    pub(crate) fn max_response_size(&self) -> usize {
+        self.max_response_size
     }
 
     pub(crate) fn failover_status(&self) -> Option<FailoverStatus> {
@@ -327,11 +353,6 @@ impl Transport {
                 Err(Error::transport(kind, Some(host), source))
             }
         }
-    }
-
-    /// The maximum response size of answers read whole.
-    pub(crate) fn max_response_size(&self) -> usize {
-        self.max_response_size
     }
 
     /// One exchange with one host, until `limit`.

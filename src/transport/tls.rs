@@ -25,14 +25,27 @@ impl TlsSettings {
     /// The rustls configuration for the connector. Its ALPN list is left empty: the
     /// connector offers HTTP/2 and HTTP/1.1 itself.
     pub(crate) fn client_config(self) -> Result<ClientConfig, Error> {
-        if let Some(mut config) = self.config {
+        self.config_presenting(None)
+    }
+
+    /// The rustls configuration for the connector, presenting `client_auth` in the
+    /// handshake when given (the mutual-TLS pool), with the same roots either way.
+    pub(crate) fn config_presenting(
+        &self,
+        client_auth: Option<&super::mtls::ClientAuth>,
+    ) -> Result<ClientConfig, Error> {
+        if let Some(config) = &self.config {
             if !self.extra_roots.is_empty() || self.native_roots {
                 return Err(Error::config(
                     "tls_config replaces the whole TLS configuration: add extra or native \
                      roots to that ClientConfig's root store instead of the builder",
                 ));
             }
+            let mut config = config.clone();
             config.alpn_protocols.clear();
+            if let Some(auth) = client_auth {
+                auth.present_in(&mut config)?;
+            }
             return Ok(config);
         }
         let mut roots = RootCertStore::empty();
@@ -59,12 +72,14 @@ impl TlsSettings {
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(config)
+            .with_root_certificates(roots);
+        match client_auth {
+            None => Ok(builder.with_no_client_auth()),
+            Some(auth) => auth.build(builder),
+        }
     }
 }
 

@@ -51,6 +51,7 @@
 pub mod answer;
 pub mod endpoints;
 mod fields;
+mod json_fields;
 pub mod notify;
 pub mod paysign;
 mod request;

@@ -16,7 +16,7 @@ use std::fmt;
 
 use aes::Aes256;
 use base64::Engine as _;
-use ecb::cipher::{block_padding::Pkcs7, BlockModeDecrypt, BlockModeEncrypt, KeyInit};
+use ecb::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyInit};
 use http::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{Map, Value};
 
@@ -289,7 +289,7 @@ pub fn open_req_info(req_info: &str, key: &Apiv2Key) -> Result<Vec<u8>, Error> {
     let aes_key = refund_key(key);
     ecb::Decryptor::<Aes256>::new_from_slice(&aes_key)
         .map_err(|_| Error::crypto("AES-256 rejected the derived key"))?
-        .decrypt_padded_vec::<Pkcs7>(&ciphertext)
+        .decrypt_padded_vec_mut::<Pkcs7>(&ciphertext)
         .map_err(|_| {
             Error::crypto(
                 "req_info does not decrypt (bad PKCS#7 padding): it was encrypted under another \
@@ -303,7 +303,7 @@ pub fn open_req_info(req_info: &str, key: &Apiv2Key) -> Result<Vec<u8>, Error> {
 pub fn encrypt_req_info(plaintext: &str, key: &Apiv2Key) -> String {
     let aes_key = refund_key(key);
     let ciphertext = ecb::Encryptor::<Aes256>::new(&aes_key.into())
-        .encrypt_padded_vec::<Pkcs7>(plaintext.as_bytes());
+        .encrypt_padded_vec_mut::<Pkcs7>(plaintext.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(ciphertext)
 }
 

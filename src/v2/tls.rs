@@ -6,17 +6,22 @@
 //! must present the merchant's API certificate during the TLS handshake. The merchant
 //! platform hands it out as `apiclient_cert.pem` + `apiclient_key.pem`, and as
 //! `apiclient_cert.p12` (PKCS#12, password = the merchant id, encrypted the legacy way:
-//! SHA-1 with RC2-40 and 3DES), which [`MerchantIdentity::from_pkcs12`] opens without
-//! OpenSSL.
+//! SHA-1 with RC2-40 and 3DES), which `MerchantIdentity::from_pkcs12` opens without
+//! OpenSSL (cargo feature `pkcs12`: its reader costs more to compile than the rest of
+//! APIv2 together, so it is opt-in; without it, convert the file once with
+//! `openssl pkcs12 -legacy -in apiclient_cert.p12 -nodes` and use the PEM files).
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "pkcs12")]
 use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+#[cfg(feature = "pkcs12")]
+use rustls_pki_types::PrivatePkcs8KeyDer;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::crypto::{Certificate, PrivateKey};
 use crate::error::Error;
@@ -27,15 +32,21 @@ use crate::error::Error;
 /// the certificate's serial and subject, never the key.
 ///
 /// ```
-/// # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v2/tls");
+/// # let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+/// # let keys = root.join("src/sandbox/keys");
+/// # let dir = root.join("tests/fixtures/v2/tls");
 /// use wechatpay::v2::MerchantIdentity;
 ///
-/// let from_pem = MerchantIdentity::from_pem_files(dir.join("merchant_cert.pem"), dir.join("merchant_key.pem"))?;
+/// let from_pem = MerchantIdentity::from_pem_files(keys.join("merchant_tls_cert.pem"), keys.join("merchant_key.pem"))?;
+/// assert_eq!(from_pem.serial(), "744E5FDA7C3507152818D17AB82F89D94B4B63BF");
+/// assert!(!format!("{from_pem:?}").contains("PRIVATE"));
+/// # #[cfg(feature = "pkcs12")]
+/// # {
 /// let from_p12 = MerchantIdentity::from_pkcs12_file(dir.join("merchant_legacy.p12"), "1900000001")?;
 /// assert_eq!(from_pem.serial(), from_p12.serial());
-/// assert!(!format!("{from_p12:?}").contains("PRIVATE"));
+/// # }
 ///
-/// let config = from_p12.client_config(&[])?;
+/// let config = from_pem.client_config(&[])?;
 /// assert!(config.client_auth_cert_resolver.has_certs());
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
@@ -105,10 +116,13 @@ impl MerchantIdentity {
     /// `openssl pkcs12 -legacy` write) and the modern one (PBES2 with AES, OpenSSL 3's
     /// default) are read.
     ///
+    /// Needs the cargo feature `pkcs12`.
+    ///
     /// # Errors
     ///
     /// [`Error::Key`] if the password is wrong, the file is not PKCS#12, it holds no private
     /// key with its certificate, or the key is not RSA.
+    #[cfg(feature = "pkcs12")]
     pub fn from_pkcs12(p12: &[u8], password: &str) -> Result<MerchantIdentity, Error> {
         let store =
             KeyStore::from_pkcs12(p12, password, Pkcs12ImportPolicy::Strict).map_err(|e| {
@@ -145,11 +159,12 @@ impl MerchantIdentity {
         MerchantIdentity::assemble(chain, key, &check)
     }
 
-    /// Reads `apiclient_cert.p12`.
+    /// Reads `apiclient_cert.p12`. Needs the cargo feature `pkcs12`.
     ///
     /// # Errors
     ///
     /// [`Error::Key`] naming the file; as [`from_pkcs12`](Self::from_pkcs12).
+    #[cfg(feature = "pkcs12")]
     pub fn from_pkcs12_file(
         path: impl AsRef<Path>,
         password: &str,
@@ -202,6 +217,15 @@ impl MerchantIdentity {
     /// The certificate chain as sent in the handshake.
     pub fn chain(&self) -> &[CertificateDer<'static>] {
         &self.inner.chain
+    }
+
+    /// What the transport's mutual-TLS pool presents.
+    pub(crate) fn client_auth(&self) -> crate::transport::ClientAuth {
+        crate::transport::ClientAuth {
+            chain: self.inner.chain.clone(),
+            key: self.inner.key.clone_key(),
+            serial: self.serial().to_owned(),
+        }
     }
 
     /// A rustls client configuration that presents this identity: the ring provider (passed

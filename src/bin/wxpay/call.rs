@@ -45,7 +45,9 @@ pub async fn run(args: CallArgs) -> Result<(), Failure> {
         Credentials::Sandbox => {
             // Signed with the sandbox keys for the production URL: the dry run's output, and
             // a check of placeholders and headers before a server is started for nothing.
-            let offline = sandbox::offline_client()?;
+            let offline = sandbox::offline_client_builder()?
+                .merchant_identity(sandbox::merchant_identity()?)
+                .build()?;
             let request = prepare(&offline, uri, &args, body.clone()).build()?;
             if args.dry_run {
                 eprintln!(
@@ -55,8 +57,13 @@ pub async fn run(args: CallArgs) -> Result<(), Failure> {
                 );
                 return print_request(&request);
             }
-            // Dropping the sandbox stops it: it lives until the answer is in.
-            let sandbox = Sandbox::start().await?;
+            // Dropping the sandbox stops it: it lives until the answer is in. APIv2 calls
+            // go over TLS, where the mutual-TLS ones present the merchant certificate.
+            let sandbox = if is_apiv2(uri) {
+                Sandbox::start_tls().await?
+            } else {
+                Sandbox::start().await?
+            };
             eprintln!(
                 "wxpay: no credentials given; using the embedded sandbox at {} (test keys)",
                 sandbox.base_url()
@@ -117,6 +124,12 @@ fn check_uri(uri: &str) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// Whether the URI names an APIv2 endpoint (a `v2` first segment).
+fn is_apiv2(uri: &str) -> bool {
+    let uri = uri.trim_start_matches('/');
+    uri.starts_with("v2/") || uri.starts_with("v2.")
 }
 
 /// A URI with `/` or `{` is a template used literally; otherwise a dotted chain.
@@ -210,14 +223,19 @@ fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
     Ok(json::compact(&text).into_bytes())
 }
 
-/// Prints a verified answer on stdout.
+/// Prints a verified answer on stdout: an APIv2 answer's fields as JSON, unless `--raw`
+/// asks for the XML as received.
 fn print_answer(response: &Response, show: Show) -> Result<(), Failure> {
     let mut stdout = io::stdout().lock();
     output::answer(
         &mut stdout,
         response.status(),
         response.headers(),
-        response.bytes(),
+        if show.raw {
+            response.bytes()
+        } else {
+            response.json_bytes()
+        },
         show,
     )
     .and_then(|()| stdout.flush())

@@ -9,11 +9,14 @@ use http::Method;
 
 use crate::failure::Exit;
 
-const ABOUT: &str = "Call any WeChat Pay APIv3 endpoint from a shell, signed and verified";
+const ABOUT: &str =
+    "Call any WeChat Pay endpoint (APIv3 or APIv2) from a shell, signed and verified";
 
 const LONG_ABOUT: &str = "\
-Call any WeChat Pay APIv3 endpoint from a shell. The request is signed with the merchant key,
+Call any WeChat Pay endpoint from a shell. The request is signed with the merchant key,
 the answer's signature is verified with the platform key, and only then is the body printed.
+APIv2 endpoints (a `v2` first segment) are signed with the APIv2 key, their answers' sign
+checked with it, and the mutual-TLS ones present the merchant certificate.
 
 With no credentials at all, wxpay talks to the embedded sandbox (a platform double on
 127.0.0.1 with published test keys), so the examples below work out of the box.";
@@ -54,6 +57,11 @@ const AFTER_LONG_HELP: &str = r#"Examples:
   # Download a bill, decompressed and checked against the platform's SHA-1:
   wxpay bill tradebill --date 2026-11-29 --type ALL --gzip -o tradebill.csv
 
+  # APIv2: the same syntax, a `v2` first segment; the fields as JSON, sent as signed XML,
+  # the answer's XML shown as JSON once its sign holds (--raw: the XML as received):
+  wxpay v2.pay.micropay -d '{"appid":"wx2421b1c4370ec43b","mch_id":"1900000001","body":"image",
+    "out_trade_no":"1415757673","total_fee":1,"spbill_create_ip":"14.17.22.52","auth_code":"120061098828009406"}'
+
 URI forms:
   A URI containing `/` or `{` is a URI template, used literally (RFC 6570; `<name>` is an
   alias of `{name}`). Otherwise it is a dotted chain whose segments are normalized like the
@@ -70,6 +78,12 @@ Credentials (a flag beats the environment, which beats the config file):
   --apiv3-key-file WECHATPAY_APIV3_KEY_FILE a file holding the APIv3 key; with it,
                                            --platform-key may be left out: the platform
                                            certificates are downloaded and trusted first
+  --apiv2-key-file WECHATPAY_APIV2_KEY_FILE a file holding the APIv2 key, for v2/... calls
+  --merchant-cert WECHATPAY_MERCHANT_CERT  apiclient_cert.pem, presented over mutual TLS by
+                                           the v2 calls that need it (secapi/pay/refund, ...)
+  --merchant-key  WECHATPAY_MERCHANT_KEY   its key; default: the --private-key file
+  --merchant-p12  WECHATPAY_MERCHANT_P12   apiclient_cert.p12 instead (password: the merchant
+                                           id; needs a wxpay built with --features pkcs12)
   --base-url      WECHATPAY_BASE_URL       default https://api.mch.weixin.qq.com/
   --config        WECHATPAY_CONFIG         a config file: TOML if it ends in .toml, JSON if
                                            .json, else whichever parses. Relative paths are
@@ -79,6 +93,8 @@ Credentials (a flag beats the environment, which beats the config file):
       serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
       private_key = "apiclient_key.pem"
       apiv3_key_file = "apiv3_key.txt"                  # optional
+      apiv2_key_file = "apiv2_key.txt"                  # optional, for v2/... calls
+      merchant_cert = "apiclient_cert.pem"              # optional, for mutual TLS
       base_url = "https://api.mch.weixin.qq.com/"      # optional
       [platform_keys]
       PUB_KEY_ID_0119000000012026112200000000000001 = "pub_key.pem"
@@ -133,6 +149,8 @@ pub struct Cli {
 /// The subcommands. The request itself is the default action, so a subcommand name
 /// (`sandbox`) cannot be used as a one-segment URI.
 #[derive(Debug, Subcommand)]
+// `Crt` holds the credentials (a dozen paths): one value, parsed once per run.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the embedded sandbox platform on 127.0.0.1 for other tools
     ///
@@ -393,6 +411,47 @@ pub struct CredentialArgs {
         value_name = "PATH"
     )]
     pub apiv3_key_file: Option<PathBuf>,
+
+    /// A file holding the 32-character APIv2 key: signs `v2/...` calls and checks their
+    /// answers
+    #[arg(
+        long,
+        env = "WECHATPAY_APIV2_KEY_FILE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
+    pub apiv2_key_file: Option<PathBuf>,
+
+    /// The merchant certificate PEM file (apiclient_cert.pem), presented over mutual TLS by
+    /// the APIv2 calls that need it (secapi/pay/refund, red packets, transfers)
+    #[arg(
+        long,
+        env = "WECHATPAY_MERCHANT_CERT",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
+    pub merchant_cert: Option<PathBuf>,
+
+    /// The key of --merchant-cert [default: the --private-key file, which it is on the
+    /// platform]
+    #[arg(
+        long,
+        env = "WECHATPAY_MERCHANT_KEY",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
+    pub merchant_key: Option<PathBuf>,
+
+    /// The merchant certificate and key as the platform's apiclient_cert.p12 (password: the
+    /// merchant id), instead of --merchant-cert (a wxpay built with --features pkcs12)
+    #[arg(
+        long,
+        env = "WECHATPAY_MERCHANT_P12",
+        hide_env_values = true,
+        value_name = "PATH",
+        conflicts_with = "merchant_cert"
+    )]
+    pub merchant_p12: Option<PathBuf>,
 
     /// Where to send requests [default: https://api.mch.weixin.qq.com/]
     #[arg(

@@ -6,7 +6,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
-use wechatpay::{PrivateKey, PublicKey, Wechatpay};
+use wechatpay::v2::MerchantIdentity;
+use wechatpay::{PrivateKey, PublicKey, Wechatpay, WechatpayBuilder};
 
 use crate::cli::CredentialArgs;
 use crate::failure::Failure;
@@ -19,6 +20,10 @@ struct Given {
     private_key: Option<PathBuf>,
     platform_keys: Vec<(String, PathBuf)>,
     apiv3_key_file: Option<PathBuf>,
+    apiv2_key_file: Option<PathBuf>,
+    merchant_cert: Option<PathBuf>,
+    merchant_key: Option<PathBuf>,
+    merchant_p12: Option<PathBuf>,
     base_url: Option<String>,
 }
 
@@ -48,6 +53,10 @@ pub fn resolve(args: &CredentialArgs) -> Result<Credentials, Failure> {
             .map(|pair| (pair.name.clone(), PathBuf::from(&pair.value)))
             .collect(),
         apiv3_key_file: args.apiv3_key_file.clone(),
+        apiv2_key_file: args.apiv2_key_file.clone(),
+        merchant_cert: args.merchant_cert.clone(),
+        merchant_key: args.merchant_key.clone(),
+        merchant_p12: args.merchant_p12.clone(),
         base_url: args.base_url.clone(),
     };
     if let Some(path) = &args.config {
@@ -69,6 +78,9 @@ pub fn resolve(args: &CredentialArgs) -> Result<Credentials, Failure> {
 impl Given {
     /// `self`, with each missing field taken from `fallback` (platform keys as a whole).
     fn or(self, fallback: Given) -> Given {
+        // The certificate comes from one source as a whole: flags (or their variables),
+        // else the file.
+        let own_certificate = self.merchant_cert.is_some() || self.merchant_p12.is_some();
         Given {
             mchid: self.mchid.or(fallback.mchid),
             serial: self.serial.or(fallback.serial),
@@ -79,6 +91,18 @@ impl Given {
                 self.platform_keys
             },
             apiv3_key_file: self.apiv3_key_file.or(fallback.apiv3_key_file),
+            apiv2_key_file: self.apiv2_key_file.or(fallback.apiv2_key_file),
+            merchant_cert: if own_certificate {
+                self.merchant_cert
+            } else {
+                fallback.merchant_cert
+            },
+            merchant_key: self.merchant_key.or(fallback.merchant_key),
+            merchant_p12: if own_certificate {
+                self.merchant_p12
+            } else {
+                fallback.merchant_p12
+            },
             base_url: self.base_url.or(fallback.base_url),
         }
     }
@@ -89,6 +113,10 @@ impl Given {
             && self.private_key.is_none()
             && self.platform_keys.is_empty()
             && self.apiv3_key_file.is_none()
+            && self.apiv2_key_file.is_none()
+            && self.merchant_cert.is_none()
+            && self.merchant_key.is_none()
+            && self.merchant_p12.is_none()
             && self.base_url.is_none()
     }
 
@@ -113,6 +141,11 @@ impl Given {
 
     /// Loads the key files and builds the client.
     fn build(self) -> Result<Wechatpay, Failure> {
+        // On the platform, apiclient_key.pem both signs and authenticates mutual TLS.
+        let tls_key = self
+            .merchant_key
+            .clone()
+            .or_else(|| self.private_key.clone());
         let mut builder = Wechatpay::builder();
         if let Some(mchid) = self.mchid {
             builder = builder.mchid(mchid);
@@ -129,6 +162,22 @@ impl Given {
         if let Some(path) = self.apiv3_key_file {
             builder = builder.apiv3_key(read_apiv3_key(&path)?);
         }
+        if let Some(path) = self.apiv2_key_file {
+            builder = builder.apiv2_key(read_key_file(&path, "APIv2")?);
+        }
+        if let Some(cert) = self.merchant_cert {
+            let key = tls_key.ok_or_else(|| {
+                Failure::config("--merchant-cert needs its key: --merchant-key or --private-key")
+            })?;
+            builder = builder.merchant_identity(MerchantIdentity::from_pem_files(cert, key)?);
+        } else if self.merchant_key.is_some() {
+            return Err(Failure::config(
+                "--merchant-key is the key of --merchant-cert: give the certificate too",
+            ));
+        }
+        if let Some(path) = self.merchant_p12 {
+            builder = with_p12(builder, path)?;
+        }
         if let Some(url) = self.base_url {
             builder = builder.base_url(url);
         }
@@ -139,14 +188,35 @@ impl Given {
 /// The APIv3 key from its file, surrounding whitespace (a final newline) ignored. The
 /// key itself never appears in a message.
 fn read_apiv3_key(path: &Path) -> Result<String, Failure> {
+    read_key_file(path, "APIv3")
+}
+
+/// An APIv3 or APIv2 key from its file, surrounding whitespace ignored; never shown.
+fn read_key_file(path: &Path, which: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map(|text| text.trim().to_owned())
         .map_err(|e| {
             Failure::config(format!(
-                "cannot read the APIv3 key file `{}`: {e}",
+                "cannot read the {which} key file `{}`: {e}",
                 path.display()
             ))
         })
+}
+
+/// The merchant certificate from `apiclient_cert.p12` (password: the merchant id).
+#[cfg(feature = "pkcs12")]
+fn with_p12(builder: WechatpayBuilder, path: PathBuf) -> Result<WechatpayBuilder, Failure> {
+    Ok(builder.merchant_p12(path))
+}
+
+#[cfg(not(feature = "pkcs12"))]
+fn with_p12(_: WechatpayBuilder, path: PathBuf) -> Result<WechatpayBuilder, Failure> {
+    Err(Failure::config(format!(
+        "--merchant-p12: this wxpay was built without PKCS#12 support; convert `{}` once with \
+         `openssl pkcs12 -legacy -in apiclient_cert.p12 -nodes -out apiclient.pem` and use \
+         --merchant-cert, or build wxpay with `--features pkcs12`",
+        path.display()
+    )))
 }
 
 /// The config file (TOML or JSON), every field optional.
@@ -160,6 +230,10 @@ struct ConfigFile {
     #[serde(default)]
     platform_keys: BTreeMap<String, PathBuf>,
     apiv3_key_file: Option<PathBuf>,
+    apiv2_key_file: Option<PathBuf>,
+    merchant_cert: Option<PathBuf>,
+    merchant_key: Option<PathBuf>,
+    merchant_p12: Option<PathBuf>,
     base_url: Option<String>,
 }
 
@@ -198,6 +272,10 @@ impl ConfigFile {
                 .map(|(id, p)| (id, dir.join(p)))
                 .collect(),
             apiv3_key_file: self.apiv3_key_file.map(|p| dir.join(p)),
+            apiv2_key_file: self.apiv2_key_file.map(|p| dir.join(p)),
+            merchant_cert: self.merchant_cert.map(|p| dir.join(p)),
+            merchant_key: self.merchant_key.map(|p| dir.join(p)),
+            merchant_p12: self.merchant_p12.map(|p| dir.join(p)),
             base_url: self.base_url,
         }
     }

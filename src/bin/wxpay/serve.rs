@@ -94,6 +94,7 @@ fn announce(
         sandbox::PUBLIC_KEY_ID
     )?;
     writeln!(out, "# APIv3 key file:        {}", keys.apiv3_key.display())?;
+    writeln!(out, "# APIv2 key file:        {}", keys.apiv2_key.display())?;
     writeln!(out, "# To call it from another shell, paste:")?;
     for (name, value) in [
         ("WECHATPAY_BASE_URL", base_url.to_owned()),
@@ -107,6 +108,10 @@ fn announce(
         (
             "WECHATPAY_APIV3_KEY_FILE",
             keys.apiv3_key.display().to_string(),
+        ),
+        (
+            "WECHATPAY_APIV2_KEY_FILE",
+            keys.apiv2_key.display().to_string(),
         ),
     ] {
         writeln!(out, "export {name}={}", shell_quote(&value))?;
@@ -150,6 +155,7 @@ struct KeyDir {
     platform_certificate: PathBuf,
     public_key: PathBuf,
     apiv3_key: PathBuf,
+    apiv2_key: PathBuf,
 }
 
 impl KeyDir {
@@ -166,10 +172,12 @@ impl KeyDir {
             platform_certificate: write("platform_cert.pem", sandbox::PLATFORM_CERTIFICATE_PEM)?,
             public_key: write("pub_key.pem", sandbox::PUBLIC_KEY_PEM)?,
             apiv3_key: write("apiv3_key.txt", sandbox::APIV3_KEY)?,
+            apiv2_key: write("apiv2_key.txt", sandbox::APIV2_KEY)?,
             dir,
         };
         owner_only(&keys.merchant_key)?;
         owner_only(&keys.apiv3_key)?;
+        owner_only(&keys.apiv2_key)?;
         Ok(keys)
     }
 }

@@ -8,7 +8,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -161,7 +160,7 @@ struct Issued {
 /// the digests computed.
 #[derive(Default)]
 pub(crate) struct Files {
-    addr: OnceLock<SocketAddr>,
+    origin: OnceLock<String>,
     serving: Mutex<BillServing>,
     issued: Mutex<VecDeque<(String, Issued)>>,
     digests: Mutex<HashMap<BillSpec, Arc<BillDigest>>>,
@@ -172,15 +171,16 @@ pub(crate) struct Files {
 impl fmt::Debug for Files {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Files")
-            .field("addr", &self.addr.get())
+            .field("origin", &self.origin.get())
             .finish_non_exhaustive()
     }
 }
 
 impl Files {
-    /// Records the sandbox's own address (for the links it issues).
-    pub(crate) fn set_addr(&self, addr: SocketAddr) {
-        let _ = self.addr.set(addr);
+    /// Records the sandbox's own origin, `http://addr` or `https://addr` (for the links
+    /// it issues).
+    pub(crate) fn set_origin(&self, origin: String) {
+        let _ = self.origin.set(origin);
     }
 
     fn issue(&self, issued: Issued) -> Option<String> {
@@ -317,20 +317,22 @@ pub(crate) async fn answer(
         )));
     };
     // The sandbox's own address; the Host the client used if it is not known yet.
-    let host = match state.files.addr.get() {
-        Some(addr) => addr.to_string(),
-        None => headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1")
-            .to_owned(),
+    let origin = match state.files.origin.get() {
+        Some(origin) => origin.clone(),
+        None => format!(
+            "http://{}",
+            headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1")
+        ),
     };
     Some(Routed::Answer(Answer::json(
         StatusCode::OK,
         &json!({
             "hash_type": "SHA1",
             "hash_value": hash_value,
-            "download_url": format!("http://{host}/v3/billdownload/file?token={token}"),
+            "download_url": format!("{origin}/v3/billdownload/file?token={token}"),
         }),
     )))
 }

@@ -152,8 +152,12 @@ fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A key file the library publishes (src/sandbox/keys, three levels above this package).
 fn sandbox_key(name: &str) -> String {
-    format!("{}/src/sandbox/keys/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../../../src/sandbox/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 /// A loopback port nobody listens on (bound, then released).
@@ -1333,4 +1337,198 @@ fn form_mistakes_are_usage_errors_before_anything_is_sent() {
     ])
     .expect(USAGE);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// APIv2
+
+const MICROPAY_BODY: &str = r#"{"appid":"wx2421b1c4370ec43b","mch_id":"1900000001","body":"image","out_trade_no":"1415757673","total_fee":1,"spbill_create_ip":"14.17.22.52","auth_code":"120061098828009406"}"#;
+const REFUND_BODY: &str = r#"{"appid":"wx2421b1c4370ec43b","mch_id":"1900000001","out_trade_no":"1415757673","out_refund_no":"1415701182","total_fee":1,"refund_fee":1}"#;
+
+#[test]
+fn v2_calls_use_the_same_syntax_and_print_the_verified_fields_as_json() {
+    let run = run(&["v2.pay.micropay", "-d", MICROPAY_BODY]).expect(0);
+    assert!(
+        run.stderr
+            .contains("using the embedded sandbox at https://127.0.0.1:"),
+        "{run:#?}"
+    );
+    let answer = run.json();
+    assert_eq!(answer["return_code"], "SUCCESS");
+    assert_eq!(answer["out_trade_no"], "1415757673");
+
+    // --raw: the XML as received (and verified).
+    let raw = run_command(
+        wxpay().args(["--raw", "v2/pay/micropay", "-d", MICROPAY_BODY]),
+        None,
+    )
+    .expect(0);
+    assert!(
+        raw.stdout
+            .starts_with("<xml><return_code>SUCCESS</return_code>"),
+        "{raw:#?}"
+    );
+
+    // A refused call is an API error with the platform's codes.
+    let refused = run_command(
+        wxpay().args([
+            "v2/pay/orderquery",
+            "-d",
+            r#"{"appid":"wx2421b1c4370ec43b","mch_id":"1900000001","out_trade_no":"NONE"}"#,
+        ]),
+        None,
+    )
+    .expect(API);
+    assert!(refused.stderr.contains("ORDERNOTEXIST"), "{refused:#?}");
+}
+
+#[test]
+fn a_v2_dry_run_prints_the_signed_xml_for_the_production_host() {
+    let run = run(&[
+        "--dry-run",
+        "v2/secapi/pay/refund",
+        "-d",
+        REFUND_BODY,
+        "--nonce",
+        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+    ])
+    .expect(0);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("POST https://api.mch.weixin.qq.com/secapi/pay/refund")
+    );
+    assert!(
+        run.stdout.contains("content-type: text/xml; charset=utf-8"),
+        "{run:#?}"
+    );
+    assert!(!run.stdout.contains("authorization"), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("<nonce_str>5K8264ILTKCH16CQ2502SI8ZNMTM67VS</nonce_str><sign>"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn v2_credentials_come_from_flags_and_are_checked() {
+    let served = Served::start();
+    let key_file = served.var("WECHATPAY_APIV2_KEY_FILE").to_owned();
+    let run = run_command(
+        served
+            .wxpay()
+            .args(["v2/pay/micropay", "-d", MICROPAY_BODY]),
+        None,
+    )
+    .expect(0);
+    assert_eq!(run.json()["result_code"], "SUCCESS");
+
+    // The served sandbox is plain http: a mutual-TLS call cannot present the certificate.
+    let cert = sandbox_key("merchant_tls_cert.pem");
+    let run = run_command(
+        served.wxpay().args([
+            "--merchant-cert",
+            &cert,
+            "v2/secapi/pay/refund",
+            "-d",
+            REFUND_BODY,
+        ]),
+        None,
+    )
+    .expect(CONFIG);
+    run.one_line_error(&["mutual TLS", "https://"]);
+    // Without the certificate, the setting is named.
+    let run = run_command(
+        served
+            .wxpay()
+            .args(["v2/secapi/pay/refund", "-d", REFUND_BODY]),
+        None,
+    )
+    .expect(CONFIG);
+    run.one_line_error(&["merchant certificate", ".merchant_identity("]);
+    // A certificate whose key is another is refused at start-up.
+    let run = run_command(
+        served.wxpay().args([
+            "--merchant-cert",
+            &cert,
+            "--merchant-key",
+            &sandbox_key("platform_key.pem"),
+            "v2/pay/micropay",
+            "-d",
+            MICROPAY_BODY,
+        ]),
+        None,
+    )
+    .expect(CONFIG);
+    run.one_line_error(&["does not belong"]);
+    // The APIv2 key file is read, and its content never shown.
+    std::fs::write(&key_file, "short").unwrap();
+    let run = run_command(
+        served
+            .wxpay()
+            .args(["v2/pay/micropay", "-d", MICROPAY_BODY]),
+        None,
+    )
+    .expect(CONFIG);
+    run.one_line_error(&["APIv2 key must be 32"]);
+}
+
+#[cfg(not(feature = "pkcs12"))]
+#[test]
+fn merchant_p12_says_how_to_do_without_pkcs12_support() {
+    let served = Served::start();
+    let run = run_command(
+        served.wxpay().args([
+            "--merchant-p12",
+            "apiclient_cert.p12",
+            "v2/pay/micropay",
+            "-d",
+            MICROPAY_BODY,
+        ]),
+        None,
+    )
+    .expect(CONFIG);
+    run.one_line_error(&["--features pkcs12", "--merchant-cert"]);
+}
+
+#[cfg(feature = "pkcs12")]
+#[test]
+fn merchant_p12_opens_the_platforms_file_with_the_merchant_id() {
+    let served = Served::start();
+    let p12 = format!(
+        "{}/../../../tests/fixtures/v2/tls/merchant_legacy.p12",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    // Signed for the production host and printed: the certificate loaded, nothing sent.
+    let run = run_command(
+        served.wxpay().args([
+            "--merchant-p12",
+            &p12,
+            "--base-url",
+            "https://api.mch.weixin.qq.com/",
+            "--dry-run",
+            "v2/secapi/pay/refund",
+            "-d",
+            REFUND_BODY,
+        ]),
+        None,
+    )
+    .expect(0);
+    assert!(run
+        .stdout
+        .starts_with("POST https://api.mch.weixin.qq.com/secapi/pay/refund"));
+    let wrong = run_command(
+        served.wxpay().args([
+            "--merchant-p12",
+            &p12,
+            "--mchid",
+            "1900000002",
+            "--dry-run",
+            "v2/pay/micropay",
+            "-d",
+            MICROPAY_BODY,
+        ]),
+        None,
+    )
+    .expect(CONFIG);
+    wrong.one_line_error(&["password is wrong"]);
 }
