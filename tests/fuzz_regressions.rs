@@ -81,41 +81,38 @@ fn seed_corpora_pass_their_targets() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Replays one pending finding with its property enforced.
-fn replay_pending(target: &str, file: &str) {
+/// Replays one finding (a pending one with its property enforced).
+fn replay(target: &str, file: &str) {
     let path = root().join("tests/fixtures/fuzz").join(target).join(file);
     let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     harness::known_pending::enforce_pending();
     check_of(target)(&data);
 }
 
-// Found by `request_path`: a `#` in the expanded target is signed but never sent, because
-// `http::Uri` drops the fragment. The platform then answers 401 SIGN_ERROR, and with
-// `{+p}` = `a#b?c` the request even goes to another endpoint (`/v3/a`).
+// Found by `request_path`: a `#` in the expanded target was signed but never sent, because
+// `http::Uri` drops the fragment. The platform then answered 401 SIGN_ERROR, and with
+// `{+p}` = `a#b?c` the request even went to another endpoint (`/v3/a`). Fixed: `build()`
+// refuses a target with a fragment, and any target `http::Uri` would not send as signed.
 
 #[test]
-#[ignore = "fix pending: build() signs a target with `#fragment` that http::Uri drops from the request (template `{#f}`)"]
 fn fragment_operator_is_refused_or_sent() {
-    replay_pending("request_path", "pending-fragment-operator");
+    replay("request_path", "fragment-operator");
 }
 
 #[test]
-#[ignore = "fix pending: build() signs a target with `#fragment` that http::Uri drops from the request (literal `#`)"]
 fn literal_fragment_is_refused_or_sent() {
-    replay_pending("request_path", "pending-fragment-literal");
+    replay("request_path", "fragment-literal");
 }
 
 #[test]
-#[ignore = "fix pending: a `{+p}` value with `#` cuts the request path short (`/v3/a`) yet the signature covers `a#b?c`"]
 fn fragment_in_reserved_value_is_refused_or_sent() {
-    replay_pending("request_path", "pending-fragment-in-reserved-value");
+    replay("request_path", "fragment-in-reserved-value");
 }
 
 // Known before fuzzing (a structured random run): the sandbox's NotificationBuilder
-// overflows on extreme times. Each must build (or refuse) without a panic.
+// overflowed on extreme times. Fixed; each must build (or refuse) without a panic.
 
 #[test]
-#[ignore = "fix pending: NotificationBuilder::at(UNIX_EPOCH + i64::MAX s) overflows (rfc3339_china adds 8 h to the SystemTime)"]
 fn notification_at_the_latest_time_does_not_panic() {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX.unsigned_abs());
     let _ = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
@@ -124,7 +121,6 @@ fn notification_at_the_latest_time_does_not_panic() {
 }
 
 #[test]
-#[ignore = "fix pending: Fault::SkewClock(i64::MAX) overflows `now + skew` in sandbox::server::sign_platform"]
 fn notification_skewed_by_i64_max_does_not_panic() {
     let _ = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
         .fault(Fault::SkewClock(i64::MAX))
@@ -132,7 +128,6 @@ fn notification_skewed_by_i64_max_does_not_panic() {
 }
 
 #[test]
-#[ignore = "fix pending: two large Fault::SkewClock values overflow their sum in sandbox::server::sign_platform"]
 fn notification_with_two_large_skews_does_not_panic() {
     let _ = NotificationBuilder::new("TRANSACTION.SUCCESS", json!({}))
         .fault(Fault::SkewClock(i64::MAX / 2 + 1))

@@ -437,3 +437,48 @@ fn the_signing_backend_is_the_one_the_features_select() {
     };
     assert_eq!(wechatpay::crypto::signing_backend(), expected);
 }
+
+/// A `#` starts a fragment, which `http::Uri` drops and no request carries: signing a target
+/// with one would sign text the platform never sees (401 SIGN_ERROR), or, with `{+p}`, send
+/// the call to a shorter path. Such a target is refused; a `#` in a `{name}` value is
+/// percent-encoded and goes on the wire exactly as signed.
+#[test]
+fn a_target_with_a_fragment_is_refused_and_an_encoded_hash_is_sent_as_signed() {
+    let wxpay = offline();
+    for (template, value) in [
+        ("v3/x#top", "unused"),
+        ("v3/x{#p}", "frag"),
+        ("v3/{+p}", "a#b?c"),
+    ] {
+        let error = wxpay
+            .chain(template)
+            .get()
+            .param("p", value)
+            .skip_check()
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(error, wechatpay::Error::Request { .. }),
+            "{template}: {error:?}"
+        );
+        assert!(error.to_string().contains("fragment"), "{template}: {error}");
+    }
+
+    let request = wxpay
+        .chain("v3/refund/domestic/refunds/{out_refund_no}")
+        .get()
+        .param("out_refund_no", "R#1")
+        .skip_check()
+        .build()
+        .unwrap();
+    let sent = request.uri().path_and_query().unwrap().as_str().to_owned();
+    assert_eq!(sent, "/v3/refund/domestic/refunds/R%231");
+    let header = request.headers()["authorization"].to_str().unwrap();
+    let auth = wechatpay::sign::Authorization::parse(header).unwrap();
+    let message = wechatpay::sign::message("GET", &sent, auth.timestamp, &auth.nonce_str, b"");
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(&auth.signature)
+        .unwrap();
+    let merchant = PrivateKey::from_pem(wechatpay::sandbox::MERCHANT_PRIVATE_KEY_PEM).unwrap();
+    assert!(merchant.public_key().verify(&message, &signature));
+}

@@ -457,9 +457,6 @@ fn assert_signed_target(
         &auth.nonce_str,
         request.body(),
     );
-    if known_pending::fragment_in_signed_target(expanded) {
-        return;
-    }
     assert!(
         fixtures().merchant.public_key().verify(&message, &signature),
         "the signature of {template:?} (expanded {expanded:?}) does not cover the target on the wire {wire:?}"
@@ -482,14 +479,11 @@ pub mod known_pending {
         ENFORCE.with(|e| e.set(true));
     }
 
+    /// Whether a pending property is skipped for an input `matches` says is the finding.
+    /// None is pending now (the fragment finding is fixed: `build()` refuses a `#`).
+    #[allow(dead_code)]
     fn skip(matches: bool) -> bool {
         matches && !ENFORCE.with(Cell::get)
-    }
-
-    /// A `#` in the expanded target (a literal `#`, `{#..}`, or a `{+..}` value holding
-    /// `#`): `http::Uri` drops the fragment from the request, but the signature covered it.
-    pub(super) fn fragment_in_signed_target(expanded: &str) -> bool {
-        skip(expanded.contains('#'))
     }
 }
 

@@ -545,10 +545,7 @@ impl RequestBuilder {
                 let mut path = template.expand_path(&self.params)?;
                 append_query(&mut path, &self.query);
                 let target = format!("{}{path}", pipeline.base.path);
-                let uri = format!("{}{target}", pipeline.base.origin);
-                let uri: Uri = uri.parse().map_err(|e| {
-                    Error::request_with(format!("`{uri}` is not a valid request URI"), e)
-                })?;
+                let uri = request_uri(&format!("{}{target}", pipeline.base.origin), &target)?;
                 (path, target, uri)
             }
         };
@@ -764,6 +761,31 @@ impl fmt::Debug for RequestBuilder {
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
+}
+
+/// The request URI `uri`, whose path and query must be exactly `target`, the text the
+/// signature covers: a `#` (a literal, `{#…}`, or a `{+…}` value holding one) starts a
+/// fragment, which `http::Uri` drops and no request carries, so the platform would check
+/// the signature over a different target, or the call would reach another endpoint.
+fn request_uri(uri: &str, target: &str) -> Result<Uri, Error> {
+    if let Some(at) = target.find('#') {
+        return Err(Error::request(format!(
+            "the request target `{target}` has a fragment (`{}`), which is never sent: \
+             percent-encode the `#` in the value (the default `{{name}}` expansion does)",
+            &target[at..]
+        )));
+    }
+    let parsed: Uri = uri
+        .parse()
+        .map_err(|e| Error::request_with(format!("`{uri}` is not a valid request URI"), e))?;
+    let sent = parsed.path_and_query().map_or("/", |pq| pq.as_str());
+    if sent != target {
+        return Err(Error::request(format!(
+            "the request target `{target}` would be sent as `{sent}`, which the signature \
+             does not cover"
+        )));
+    }
+    Ok(parsed)
 }
 
 fn append_query(path: &mut String, query: &[(String, String)]) {

@@ -173,6 +173,12 @@ impl RequestBuilder {
         let mut url = location.clone();
         super::append_query(&mut target, &url_query);
         super::append_query(&mut url, &url_query);
+        if let Some(at) = url.find('#') {
+            return Err(Error::request(format!(
+                "{what}: the URL `{url}` has a fragment (`{}`), which is never sent",
+                &url[at..]
+            )));
+        }
         let uri: Uri = url
             .parse()
             .map_err(|e| Error::request_with(format!("`{url}` is not a valid request URI"), e))?;

@@ -543,7 +543,12 @@ pub(crate) fn sign_platform(
         match body.first_mut() {
             Some(first) => *first ^= 0x01,
             // Nothing to alter in an empty body: alter the signed nonce instead.
-            None => nonce.replace_range(..1, if nonce.starts_with('A') { "B" } else { "A" }),
+            // Char-safe: a caller's nonce may be empty or start with a multibyte char.
+            None => {
+                let rest = nonce.chars().skip(1).collect::<String>();
+                let first = if nonce.starts_with('A') { 'B' } else { 'A' };
+                nonce = format!("{first}{rest}");
+            }
         }
     }
     if faults.contains(&Fault::ProbeSignature) {
