@@ -461,7 +461,10 @@ fn a_target_with_a_fragment_is_refused_and_an_encoded_hash_is_sent_as_signed() {
             matches!(error, wechatpay::Error::Request { .. }),
             "{template}: {error:?}"
         );
-        assert!(error.to_string().contains("fragment"), "{template}: {error}");
+        assert!(
+            error.to_string().contains("fragment"),
+            "{template}: {error}"
+        );
     }
 
     let request = wxpay

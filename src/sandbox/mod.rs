@@ -464,7 +464,9 @@ impl Sandbox {
         });
         let acceptor = if tls { Some(tls::acceptor()?) } else { None };
         let (addr, control, server) = server::serve(port, Arc::clone(&state), acceptor).await?;
-        state.files.set_origin(base_url(addr, tls).trim_end_matches('/').to_owned());
+        state
+            .files
+            .set_origin(base_url(addr, tls).trim_end_matches('/').to_owned());
         let client = client_builder(addr, tls)?.build()?;
         Ok(Sandbox {
             addr,

@@ -43,8 +43,8 @@ pub use self::stream::BodyStream;
 
 pub(crate) use self::failover::Hosts;
 pub(crate) use self::hosts::{host_port_of, is_loopback, BaseUrl, Origin};
-pub(crate) use self::stream::StreamedResponse;
 pub(crate) use self::mtls::ClientAuth;
+pub(crate) use self::stream::StreamedResponse;
 pub(crate) use self::tls::TlsSettings;
 
 use self::failover::{Reach, Transition};
