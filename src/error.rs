@@ -136,9 +136,10 @@ pub struct ApiError {
     pub detail: Option<serde_json::Value>,
     /// The `Request-ID` header, which WeChat Pay support asks for.
     pub request_id: Option<String>,
-    /// For a 404, the endpoint catalog's closest templates to the path requested, best
-    /// first (e.g. `POST v3/payscore/serviceorder/{out_order_no}/sync`); empty otherwise or
-    /// without the `catalog` feature.
+    /// For a 404 on a path that is no endpoint of the catalog, the catalog's closest
+    /// templates to it, best first (e.g. `POST v3/payscore/serviceorder/{out_order_no}/sync`);
+    /// empty otherwise (a 404 about a resource, such as an unknown order, on a known
+    /// endpoint) or without the `catalog` feature.
     pub suggestions: Vec<String>,
     /// The whole response (status, headers, raw body).
     pub response: Response,

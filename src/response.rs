@@ -280,9 +280,26 @@ fn html_title(body: &[u8]) -> Option<String> {
     (!title.is_empty() && title.len() <= 200).then(|| title.to_owned())
 }
 
+/// The closest catalog templates to a 404's path, unless the path is an endpoint of the
+/// catalog (under any method): then the 404 is about a resource (`RESOURCE_NOT_EXISTS`,
+/// an unknown order), not the path, and nothing is suggested.
 #[cfg(feature = "catalog")]
 fn suggestions(path: &str) -> Vec<String> {
+    use http::Method;
     let path = path.split(['?', '#']).next().unwrap_or_default();
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    if methods
+        .iter()
+        .any(|method| crate::catalog::find_path(method, path).is_some())
+    {
+        return Vec::new();
+    }
     crate::catalog::suggestions_for(path)
         .iter()
         .map(ToString::to_string)

@@ -394,6 +394,19 @@ async fn unknown_paths_get_404_naming_the_closest_templates() {
         api.suggestions.first().map(String::as_str),
         Some("POST v3/payscore/serviceorder/{out_order_no}/sync")
     );
+
+    // A 404 about a resource on a known endpoint (no such refund) suggests nothing.
+    let missing = sandbox
+        .client()
+        .chain("v3/refund/domestic/refunds/{out_refund_no}")
+        .get()
+        .param("out_refund_no", "NO-SUCH-REFUND")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(http::StatusCode::NOT_FOUND));
+    assert_eq!(missing.api_code(), Some("RESOURCE_NOT_EXISTS"));
+    assert!(missing.api().unwrap().suggestions.is_empty(), "{missing}");
 }
 
 // ---- uploads -----------------------------------------------------------------------------
@@ -687,4 +700,54 @@ async fn every_v2_endpoint_answers_its_example_with_mutual_tls_where_needed() {
     );
     assert_eq!(xml + bills + pages + json, 135);
     assert!(mutual_tls > 50, "{mutual_tls}");
+}
+
+// ---- the example and the README ----------------------------------------------------------
+
+#[allow(dead_code)]
+#[path = "../examples/catalog.rs"]
+mod catalog_example;
+
+#[tokio::test]
+async fn the_catalog_example_looks_up_checks_and_calls_and_the_readme_copies_it() {
+    let log = catalog_example::run().await.unwrap();
+    let expected_start = [
+        "POST v3/refund/domestic/refunds: 申请退款API (required: /out_refund_no /amount /amount/refund \
+         /amount/from/0/account /amount/from/0/amount /amount/total /amount/currency \
+         /goods_detail/0/merchant_goods_id /goods_detail/0/unit_price /goods_detail/0/refund_amount \
+         /goods_detail/0/refund_quantity)",
+        "v3/refund/domestic/refunds/{out_refund_no} with out_refund_no = \"R1217752501201407\"",
+        "chain style: v3/payscore/serviceorder/{out_order_no}/sync",
+    ];
+    assert_eq!(log.len(), 7, "{log:#?}");
+    assert_eq!(log[..3], expected_start, "{log:#?}");
+    assert!(
+        log[3].starts_with("refused: ") && log[3].contains("v3/refund/domestic/refunds"),
+        "{}",
+        log[3]
+    );
+    assert!(
+        log[4].starts_with("refused: ") && log[4].contains("/amount"),
+        "{}",
+        log[4]
+    );
+    assert!(log[5].contains(": code_url \"weixin://"), "{}", log[5]);
+    assert_eq!(log[6], "1019 APIv3 endpoints, 136 APIv2");
+
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/catalog.rs"))
+            .unwrap();
+    let start = example.find("// README: begin\n").unwrap() + "// README: begin\n".len();
+    let end = example.find("    // README: end").unwrap();
+    let part: String = example[start..end]
+        .lines()
+        .map(|line| line.strip_prefix("    ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&part),
+        "README.md's catalog section is not a copy of examples/catalog.rs:\n{part}"
+    );
 }
