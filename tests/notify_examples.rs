@@ -21,6 +21,20 @@ use support::{
 };
 use wechatpay::sandbox::{Fault, NotificationBuilder};
 
+/// The crate features this test was built with (the examples need axum, actix-web and
+/// redis, which it requires), so the nested build reuses the library instead of rebuilding it.
+fn this_tests_features() -> String {
+    let optional = [
+        ("pkcs12", cfg!(feature = "pkcs12")),
+        ("aws-lc-rs", cfg!(feature = "aws-lc-rs")),
+        ("zlib-rs", cfg!(feature = "zlib-rs")),
+        ("native-roots", cfg!(feature = "native-roots")),
+    ];
+    let mut features = vec!["axum", "actix-web", "redis"];
+    features.extend(optional.iter().filter(|(_, on)| *on).map(|(name, _)| *name));
+    features.join(",")
+}
+
 /// Builds both examples once (with this test's features, so the library is not rebuilt)
 /// and returns their executables by name.
 fn example(name: &str) -> PathBuf {
@@ -60,7 +74,7 @@ fn example(name: &str) -> PathBuf {
                 "--example",
                 "actix_notify",
                 "--features",
-                "axum,actix-web,redis",
+                &this_tests_features(),
                 "--message-format=json-render-diagnostics",
             ])
             .stderr(Stdio::inherit())
