@@ -1,13 +1,14 @@
 //! # wechatpay
 //!
-//! A WeChat Pay APIv3 client that calls any of the platform's ~1,100 endpoints without
-//! per-endpoint code, in the style of the PHP and JS "chain" SDKs: name the endpoint, give
+//! A WeChat Pay client (APIv3, and APIv2 through the same chains) that calls any of the
+//! platform's ~1,150 endpoints without per-endpoint code, in the style of the PHP and JS "chain" SDKs: name the endpoint, give
 //! placeholder values and an untyped JSON body, and the client expands the URI template,
 //! signs the request (`WECHATPAY2-SHA256-RSA2048`), sends it, verifies the platform's
 //! signature on the answer and hands it back.
 //!
 //! Everything below runs against the embedded [`sandbox`], a real HTTP platform double
-//! on `127.0.0.1`, so no credentials or internet are needed.
+//! on `127.0.0.1` that answers every endpoint of the built-in [`catalog`], so no
+//! credentials or internet are needed.
 //!
 //! ## Three ways to name an endpoint
 //!
