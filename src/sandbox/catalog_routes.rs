@@ -8,6 +8,7 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
+use super::decode::percent_decode;
 use super::routes::Answer;
 use crate::catalog::{self, ContentType, Endpoint};
 
@@ -209,30 +210,6 @@ fn echo(value: &mut Value, identifiers: &[(String, String)]) {
         Value::Array(items) => items.iter_mut().for_each(|item| echo(item, identifiers)),
         _ => {}
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

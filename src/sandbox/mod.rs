@@ -39,6 +39,7 @@
 pub mod bills;
 #[cfg(feature = "catalog")]
 mod catalog_routes;
+mod decode;
 mod files;
 mod lifecycle;
 mod notify;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
+use super::decode::percent_decode;
 use super::State;
 
 /// An unsigned answer, before [`super::server`] signs it.
@@ -254,30 +255,6 @@ fn lookup<'a>(json: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
         Value::String(s) if s.is_empty() => None,
         other => Some(other),
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn field(json: &Map<String, Value>, name: &str, default: &str) -> Value {

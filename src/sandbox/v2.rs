@@ -31,6 +31,7 @@ use http::{Method, StatusCode, Uri};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::decode::form_decode;
 use super::routes::Answer;
 use super::server::Peer;
 use super::{Fault, Sandbox, State, APIV2_KEY};
@@ -175,34 +176,6 @@ fn query_fields(query: &str) -> Map<String, Value> {
             (form_decode(name), Value::String(form_decode(value)))
         })
         .collect()
-}
-
-fn form_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> &'a str {

@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::{Body, Routed};
 use crate::sandbox::bills::{BillDigest, BillFault, BillKind, BillSpec};
+use crate::sandbox::decode::form_decode;
 use crate::sandbox::routes::Answer;
 use crate::sandbox::{Sandbox, State};
 
@@ -234,7 +235,7 @@ pub(crate) async fn answer(
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(name), decode(value))
+            (form_decode(name), form_decode(value))
         })
         .collect();
     let get = |name: &str| {
@@ -356,34 +357,6 @@ fn is_date(text: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The file of an issued link: headers now, the body streamed from a blocking thread.
