@@ -30,38 +30,11 @@ use std::time::{Duration, Instant};
 use wechatpay::sandbox::{BillServing, Sandbox};
 use wechatpay::Wechatpay;
 
+mod support;
+use support::{env_or, median, missing_tool, reset_peak_rss, status_kib, target_dir};
+
 const CHILD: &str = "WECHATPAY_BENCH_SANDBOX_CHILD";
 const DATE: &str = "2026-11-29";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A `Vm…:` line of /proc/<pid>/status, in KiB (Linux only; 0 elsewhere).
-fn status_kib(pid: &str, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Resets VmHWM to the current RSS (Linux 4.0+); false if not possible.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 /// The child: the sandbox, serving `mib` MiB bills from `cache`, until stdin closes.
 fn serve(mib: u64, level: u32, cache: PathBuf) {
@@ -196,22 +169,11 @@ fn main() {
     } else {
         1
     };
-    for tool in ["gunzip", "sha1sum", "curl"] {
-        if Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .stdout(Stdio::null())
-            .status()
-            .map_or(true, |s| !s.success())
-        {
-            println!("bill_download: skipped, `{tool}` is not installed");
-            return;
-        }
+    if let Some(tool) = missing_tool(&["gunzip", "sha1sum", "curl"]) {
+        println!("bill_download: skipped, `{tool}` is not installed");
+        return;
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
+    let target = target_dir();
     let data = target.join("bench-data");
     std::fs::create_dir_all(&data).expect("the bench data directory");
     let (_child, base_url) = start_child(mib, level, &data.join("sandbox-bills"));

@@ -29,6 +29,9 @@ use http_body_util::BodyExt;
 use wechatpay::download::{Compression, Digest, Download, HashType};
 use wechatpay::sandbox::bills::{BillKind, BillSpec};
 
+mod support;
+use support::{env_or, median, missing_tool, reset_peak_rss, status_kib, target_dir};
+
 type Body = Pin<Box<dyn Stream<Item = Result<Bytes, wechatpay::BoxError>> + Send>>;
 
 /// Where the bill's bytes come from: swap in another source here.
@@ -161,19 +164,6 @@ where
     }
 }
 
-/// A `Vm…:` line of /proc/self/status, in KiB (Linux only; 0 elsewhere).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// CPU seconds (user + system) of this process and of its waited-for children, from
 /// /proc/self/stat (Linux; zeros elsewhere).
 fn cpu_seconds() -> (f64, f64) {
@@ -193,18 +183,6 @@ fn cpu_seconds() -> (f64, f64) {
     let tick = 100.0; // USER_HZ on Linux
     let get = |i: usize| fields.get(i).copied().unwrap_or(0.0) / tick;
     (get(11) + get(12), get(13) + get(14))
-}
-
-/// Resets VmHWM to the current RSS (Linux 4.0+); false if not possible.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// The cached gzip bill and its uncompressed length and SHA-1, generated on first use.
@@ -287,11 +265,6 @@ async fn reference(source: &Source, sha1: &str) -> Duration {
     elapsed
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
     let mib = if benching {
@@ -305,22 +278,11 @@ fn main() {
         1
     };
     let sources = std::env::var("WECHATPAY_BENCH_SOURCES").unwrap_or_else(|_| "file,http".into());
-    for tool in ["gunzip", "sha1sum", "curl"] {
-        if Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .stdout(Stdio::null())
-            .status()
-            .map_or(true, |s| !s.success())
-        {
-            println!("download: skipped, `{tool}` is not installed");
-            return;
-        }
+    if let Some(tool) = missing_tool(&["gunzip", "sha1sum", "curl"]) {
+        println!("download: skipped, `{tool}` is not installed");
+        return;
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
+    let target = target_dir();
     let (path, len, sha1) = bill(&target.join("bench-data"), mib);
     let out_dir = tempfile::tempdir_in(target.join("bench-data")).expect("an output directory");
     let out = out_dir.path().join("tradebill.csv");
@@ -353,7 +315,7 @@ fn main() {
                 let after = cpu_seconds();
                 their_cpu += between.1 - before.1;
                 our_cpu += after.0 - between.0;
-                peak_kib = peak_kib.max(status_kib("VmHWM:"));
+                peak_kib = peak_kib.max(status_kib("self", "VmHWM:"));
                 let rate = |d: Duration| len as f64 / d.as_secs_f64() / 1e6;
                 our_rates.push(rate(mine));
                 their_rates.push(rate(theirs));

@@ -8,25 +8,12 @@ use std::time::{Duration, Instant};
 
 const REQUESTS: usize = 10_000;
 
-/// A `Vm…:` line of /proc/self/status, in KiB (Linux only; 0 elsewhere).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, so keep it bounded.
     support::runtime().block_on(async {
         let sandbox = support::sandbox().await;
         let wxpay = sandbox.client();
-        let before = status_kib("VmRSS:");
+        let before = support::status_kib("self", "VmRSS:");
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..REQUESTS {
@@ -53,7 +40,7 @@ fn main() {
             elapsed,
             REQUESTS as f64 / elapsed.as_secs_f64(),
             before,
-            status_kib("VmHWM:"),
+            support::status_kib("self", "VmHWM:"),
             sandbox.connections_accepted()
         );
         assert_eq!(ok, REQUESTS);

@@ -85,3 +85,56 @@ pub async fn load(wxpay: &Wechatpay, in_flight: usize, until: Until) -> (u64, Du
         _ => (done, start.elapsed()),
     }
 }
+
+/// `name`'s value from the environment, parsed, or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The median of `values` (the upper one of an even count); `values` must not be empty.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The first of `tools` that is not on the `PATH`, if any.
+pub fn missing_tool<'t>(tools: &[&'t str]) -> Option<&'t str> {
+    tools.iter().copied().find(|tool| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_or(true, |s| !s.success())
+    })
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` at the top).
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// A `Vm…:` line of /proc/<pid>/status (`pid` may be `self`), in KiB (Linux only; 0
+/// elsewhere).
+pub fn status_kib(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets VmHWM to the current RSS (Linux 4.0+); false if not possible.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
