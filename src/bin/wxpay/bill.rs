@@ -5,11 +5,10 @@ use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use wechatpay::download::{DownloadBuilder, Downloaded, HashType, Progress};
-use wechatpay::sandbox::Sandbox;
 use wechatpay::Wechatpay;
 
 use crate::cli::{BillArgs, BillName};
-use crate::credentials::{self, Credentials};
+use crate::credentials;
 use crate::failure::{Exit, Failure};
 
 /// Downloads the bill `args` names to `args.output` and prints what was written.
@@ -19,17 +18,7 @@ use crate::failure::{Exit, Failure};
 /// A usage failure for a bad `--hash-type` or `--hash-value`; the download's own failure
 /// (transport, API, verification of the step-one answer or of the file's digest).
 pub async fn run(args: BillArgs) -> Result<(), Failure> {
-    let (client, _sandbox) = match credentials::resolve(&args.credentials)? {
-        Credentials::Merchant(client) => (client, None),
-        Credentials::Sandbox => {
-            let sandbox = Sandbox::start().await?;
-            eprintln!(
-                "wxpay: no credentials given; downloading from the embedded sandbox at {} (test keys)",
-                sandbox.base_url()
-            );
-            (sandbox.client(), Some(sandbox))
-        }
-    };
+    let (client, _sandbox) = credentials::client_for_download(&args.credentials).await?;
     let mut download = source(&client, &args)?;
     if std::io::stderr().is_terminal() {
         download = download.on_progress(progress_line());

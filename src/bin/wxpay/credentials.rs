@@ -36,6 +36,29 @@ pub enum Credentials {
     Merchant(Wechatpay),
 }
 
+/// The client the credentials give, or, without credentials, the embedded sandbox's (then
+/// started, announced on stderr as the source of the download, and returned so that it
+/// outlives the call).
+///
+/// # Errors
+///
+/// What [`resolve`] reports; a transport failure if the sandbox cannot start.
+pub async fn client_for_download(
+    args: &CredentialArgs,
+) -> Result<(Wechatpay, Option<wechatpay::sandbox::Sandbox>), Failure> {
+    match resolve(args)? {
+        Credentials::Merchant(client) => Ok((client, None)),
+        Credentials::Sandbox => {
+            let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+            eprintln!(
+                "wxpay: no credentials given; downloading from the embedded sandbox at {} (test keys)",
+                sandbox.base_url()
+            );
+            Ok((sandbox.client(), Some(sandbox)))
+        }
+    }
+}
+
 /// Merges flags, environment and config file, and loads the keys.
 ///
 /// # Errors

@@ -4,11 +4,10 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-use wechatpay::sandbox::Sandbox;
 use wechatpay::{Error, PlatformCertificate, Wechatpay};
 
 use crate::cli::CrtArgs;
-use crate::credentials::{self, Credentials};
+use crate::credentials;
 use crate::failure::{Exit, Failure};
 
 /// Downloads, writes `wechatpay_<SERIAL>.pem` files into `args.output`, and prints one
@@ -20,17 +19,7 @@ use crate::failure::{Exit, Failure};
 /// (transport, API, verification); any other failure if a file cannot be written.
 pub async fn run(args: CrtArgs) -> Result<(), Failure> {
     // The sandbox, if used, must outlive the download.
-    let (client, _sandbox) = match credentials::resolve(&args.credentials)? {
-        Credentials::Merchant(client) => (client, None),
-        Credentials::Sandbox => {
-            let sandbox = Sandbox::start().await?;
-            eprintln!(
-                "wxpay: no credentials given; downloading from the embedded sandbox at {} (test keys)",
-                sandbox.base_url()
-            );
-            (sandbox.client(), Some(sandbox))
-        }
-    };
+    let (client, _sandbox) = credentials::client_for_download(&args.credentials).await?;
     let certificates = download(&client).await?;
     if certificates.is_empty() {
         eprintln!("wxpay: the platform delivered no certificates (a merchant in public-key mode has none)");
