@@ -8,7 +8,7 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::decode::percent_decode;
+use super::decode::{percent_decode, query_pairs};
 use super::routes::Answer;
 use crate::catalog::{self, ContentType, Endpoint};
 
@@ -60,14 +60,7 @@ pub(crate) fn answer(
         .map(|(name, value)| ((*name).to_owned(), percent_decode(value)))
         .collect();
 
-    let query: Vec<(String, String)> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect();
+    let query = query_pairs(query);
     for required in endpoint.query_params().iter().filter(|q| q.required()) {
         let given = query
             .iter()

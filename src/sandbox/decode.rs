@@ -11,6 +11,19 @@ pub(crate) fn form_decode(text: &str) -> String {
     decode(text, true)
 }
 
+/// The `name=value` pairs of a query string, form-decoded, in order (empty pairs skipped,
+/// a pair without `=` has an empty value).
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name), form_decode(value))
+        })
+        .collect()
+}
+
 fn decode(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -49,5 +62,14 @@ mod tests {
         assert_eq!(form_decode("a%20b+c%2Bd%zz"), "a b c+d%zz");
         assert_eq!(percent_decode("%E8%AE%A2%E5%8D%95"), "订单");
         assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn query_pairs_in_order() {
+        assert_eq!(
+            query_pairs("a=1&&b&c=%E4%B8%AD+x&a=2"),
+            [("a", "1"), ("b", ""), ("c", "中 x"), ("a", "2")]
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::decode::percent_decode;
+use super::decode::{percent_decode, query_pairs};
 use super::State;
 
 /// An unsigned answer, before [`super::server`] signs it.
@@ -198,14 +198,7 @@ fn lifecycle(
     query: &str,
     body: &[u8],
 ) -> Option<Answer> {
-    let query: Vec<(String, String)> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect();
+    let query = query_pairs(query);
     let json = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),

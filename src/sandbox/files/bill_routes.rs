@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::{Body, Routed};
 use crate::sandbox::bills::{BillDigest, BillFault, BillKind, BillSpec};
-use crate::sandbox::decode::form_decode;
+use crate::sandbox::decode::query_pairs;
 use crate::sandbox::routes::Answer;
 use crate::sandbox::{Sandbox, State};
 
@@ -230,14 +230,7 @@ pub(crate) async fn answer(
     path: &str,
     query: &str,
 ) -> Option<Routed> {
-    let query: Vec<(String, String)> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(name), form_decode(value))
-        })
-        .collect();
+    let query = query_pairs(query);
     let get = |name: &str| {
         query
             .iter()
