@@ -859,6 +859,22 @@ impl UploadForm {
                 name.escape_debug()
             )));
         }
+        if let Some(bad) = self
+            .file_field
+            .chars()
+            .find(|c| matches!(c, '"' | '\\' | '\r' | '\n' | '\0'))
+        {
+            return Err(Error::request(format!(
+                "the file part's name `{}` contains {bad:?}, which a multipart header cannot carry",
+                self.file_field.escape_debug()
+            )));
+        }
+        if self.file_field.is_empty() || self.file_field == "meta" {
+            return Err(Error::request(format!(
+                "the file part cannot be named `{}`: the form already has a `meta` part, and a part needs a name",
+                self.file_field
+            )));
+        }
         if let Some(max) = self.rule.max_name_chars {
             if name.chars().count() > max {
                 return Err(Error::request(format!(
@@ -972,6 +988,7 @@ impl UploadForm {
         if occurs(&file)
             || occurs(meta.as_bytes())
             || occurs(self.file_name.as_bytes())
+            || occurs(self.file_field.as_bytes())
             || self
                 .fields
                 .iter()

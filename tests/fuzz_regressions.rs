@@ -109,6 +109,48 @@ fn fragment_in_reserved_value_is_refused_or_sent() {
     replay("request_path", "fragment-in-reserved-value");
 }
 
+// Found by `multipart`: the file part's name (`UploadForm::file_field`) went into its
+// `Content-Disposition: form-data; name="…"` unchecked, so a `"`, `\` or line break in it
+// broke the quoted parameter or injected headers, and a name holding the boundary split the
+// body. Fixed: `from_bytes` refuses such a name as it does for form field names, and the
+// boundary must not occur in it either.
+
+#[test]
+fn file_part_name_with_a_backslash_is_refused() {
+    replay("multipart", "file-field-with-backslash");
+}
+
+#[test]
+fn file_part_name_that_injects_a_header_or_holds_the_boundary_is_refused() {
+    use wechatpay::multipart::UploadForm;
+    for name in [
+        "file\"; filename=\"x.exe",
+        "file\r\nX-Injected: 1",
+        "a\\b",
+        "a\0b",
+    ] {
+        let built = UploadForm::new("a.jpg")
+            .file_field(name)
+            .from_bytes(b"\xFF\xD8\xFF".to_vec());
+        assert!(built.is_err(), "{name:?} was accepted");
+    }
+    // Nor may it be empty or be the `meta` part's name (two parts named `meta`).
+    for name in ["", "meta"] {
+        let built = UploadForm::new("a.jpg")
+            .file_field(name)
+            .from_bytes(b"\xFF\xD8\xFF".to_vec());
+        assert!(built.is_err(), "{name:?} was accepted");
+    }
+    let built = UploadForm::new("a.jpg")
+        .file_field("part-B0undary")
+        .boundary("B0undary")
+        .from_bytes(b"x".to_vec());
+    assert!(
+        built.is_err(),
+        "a file part name holding the boundary was accepted"
+    );
+}
+
 // Known before fuzzing (a structured random run): the sandbox's NotificationBuilder
 // overflowed on extreme times. Fixed; each must build (or refuse) without a panic.
 

@@ -1,6 +1,8 @@
 //! Writes the seed corpora under `fuzz/corpus/<target>/` from real inputs: the RFC 6570
 //! conformance suite, the repository's test keys, answers and notifications signed by the
-//! sandbox platform keys at `FIXED_UNIX`, and the AES-GCM / RSA-OAEP test vectors.
+//! sandbox platform keys at `FIXED_UNIX`, the AES-GCM / RSA-OAEP test vectors, APIv2 XML
+//! notifications (fixtures and the sandbox's), generated bills, catalog templates, paths and
+//! chains, and the PKCS#12 test files.
 //!
 //!     cd fuzz && cargo run --example make_corpus
 //!
@@ -35,6 +37,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("authorization", authorizations()?),
         ("aead", aead(repo)?),
         ("oaep", oaep(repo)?),
+        ("v2_xml", v2_xml(repo)?),
+        ("multipart", structured_bytes(6)),
+        ("bill_csv", bills()),
+        ("catalog", catalog()),
+        ("pkcs12", pkcs12(repo)?),
     ];
     for (target, seeds) in all {
         let check = TARGETS
@@ -407,5 +414,174 @@ fn oaep(repo: &Path) -> Result<Seeds, Box<dyn std::error::Error>> {
         seeds.push((format!("{stem}.bin"), raw));
     }
     seeds.push(("plaintext".into(), "张三 13800138000".as_bytes().to_vec()));
+    Ok(seeds)
+}
+
+/// For `multipart`: patterned bytes of several lengths (`arbitrary` reads its structured
+/// case from any bytes).
+fn structured_bytes(count: u8) -> Seeds {
+    (0..count)
+        .map(|i| {
+            let len = 32 + usize::from(i) * 48;
+            let data = (0..len)
+                .map(|b| (b as u8).wrapping_mul(29 + 2 * i).wrapping_add(7 * i + 1))
+                .collect();
+            (format!("case-{i}"), data)
+        })
+        .collect()
+}
+
+/// APIv2 XML: the notification fixtures, the sandbox's own notifications (MD5, HMAC-SHA256,
+/// refund) and the hostile documents of tests/v2.rs.
+fn v2_xml(repo: &Path) -> Result<Seeds, Box<dyn std::error::Error>> {
+    let mut seeds = Seeds::new();
+    let dir = repo.join("tests/fixtures/v2");
+    for name in [
+        "notify_payment_hmac.xml",
+        "notify_payment_md5.xml",
+        "notify_refund.xml",
+        "refund_req_info.plain.xml",
+    ] {
+        seeds.push((name.to_owned(), fs::read(dir.join(name))?));
+    }
+    let paid = json!({
+        "appid": "wx2421b1c4370ec43b", "mch_id": sandbox::MERCHANT_ID,
+        "out_trade_no": "1409811653", "transaction_id": "1004400740201409030005092168",
+        "total_fee": "1", "result_code": "SUCCESS", "attach": "Ben & Jerry's <b>",
+        "nonce_str": "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+    });
+    seeds.push((
+        "sandbox-payment-md5.xml".to_owned(),
+        sandbox::v2::payment_notification(&paid)?.into_bytes(),
+    ));
+    let mut hmac = paid.clone();
+    hmac["sign_type"] = json!("HMAC-SHA256");
+    seeds.push((
+        "sandbox-payment-hmac.xml".to_owned(),
+        sandbox::v2::payment_notification(&hmac)?.into_bytes(),
+    ));
+    seeds.push((
+        "sandbox-refund.xml".to_owned(),
+        sandbox::v2::refund_notification(json!({
+            "out_refund_no": "1217752501201407033233368018", "refund_status": "SUCCESS",
+            "refund_fee": "1", "total_fee": "1", "success_time": "2023-11-15 06:13:20",
+        }))?
+        .into_bytes(),
+    ));
+    for (name, text) in [
+        ("answer-fail.xml", "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[签名错误]]></return_msg></xml>"),
+        ("nested.xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xml><a>1</a><a>2</a><hb><b>&amp;&lt;&#x4e2d;</b></hb><!-- c --><e/></xml>"),
+        ("cdata-split.xml", "<xml><v><![CDATA[a]]]]><![CDATA[>b]]></v><w>\r\nx\r</w></xml>"),
+        ("xxe.xml", "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><xml><a>&xxe;</a></xml>"),
+        ("laughs.xml", "<!DOCTYPE l [<!ENTITY a \"aa\"><!ENTITY b \"&a;&a;\">]><xml><a>&b;</a></xml>"),
+        ("undeclared-entity.xml", "<xml><a>&lol9;</a></xml>"),
+        ("html.html", "<!DOCTYPE html><html><body><h1>502</h1></body></html>"),
+        ("pi.xml", "<?php echo 1; ?><xml/>"),
+        ("json.txt", "{\"code\":\"SYSTEM_ERROR\"}"),
+        ("bom.xml", "\u{feff}<xml><a>1</a></xml>"),
+        ("carriage-return.xml", "<xml><a>x&#13;y</a><b>p\r\nq\rr</b></xml>"),
+    ] {
+        seeds.push((name.to_owned(), text.as_bytes().to_vec()));
+    }
+    Ok(seeds)
+}
+
+/// Bills from the sandbox's generator (every kind; 0, 1 and 3 rows), and the examples of
+/// `bill`'s documentation.
+fn bills() -> Seeds {
+    use wechatpay::sandbox::bills::{BillKind, BillSpec};
+    let mut seeds = Seeds::new();
+    for (name, kind) in [
+        ("trade-all", BillKind::TradeAll),
+        ("trade-success", BillKind::TradeSuccess),
+        ("trade-refund", BillKind::TradeRefund),
+        ("fund-flow", BillKind::FundFlow),
+        ("profit-sharing", BillKind::ProfitSharing),
+    ] {
+        for rows in [0, 1, 3] {
+            let spec = BillSpec::new(kind, "2026-11-29").rows(rows).seed(rows);
+            seeds.push((format!("{name}-{rows}.csv"), spec.to_vec()));
+        }
+    }
+    for (name, text) in [
+        ("doc-trade.csv", "\u{feff}交易时间,商户订单号,交易状态,订单金额\r\n`2026-11-29 10:00:00,`SBX001,`SUCCESS,`12.34\r\n`2026-11-29 10:05:00,`SBX002,`REFUND,`0.00\r\n总交易单数,订单总金额\r\n`2,`12.34\r\n"),
+        ("doc-fund-flow.csv", "资金流水单号,收支金额(元)\n`1900000001,`0.02\n资金流水总笔数,收入笔数\n`1,`0\n"),
+        ("commas-in-values.csv", "a,b\n`x,y,`z\n\n总笔数,s\n`1,`2\n"),
+        ("after-summary.csv", "a,a\n`1,`2\n总笔数\n`1\n`3,`4\n"),
+    ] {
+        seeds.push((name.to_owned(), text.as_bytes().to_vec()));
+    }
+    seeds
+}
+
+/// Catalog look-ups: every 48th endpoint's template, its example path (placeholders filled),
+/// its chain text, and a few searches and near misses.
+fn catalog() -> Seeds {
+    let mut seeds = Seeds::new();
+    for (i, endpoint) in wechatpay::catalog::endpoints()
+        .iter()
+        .enumerate()
+        .step_by(48)
+    {
+        let path: Vec<String> = endpoint
+            .template()
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "4200000001".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect();
+        seeds.push((
+            format!("template-{i}"),
+            endpoint.template().as_bytes().to_vec(),
+        ));
+        seeds.push((
+            format!("path-{i}"),
+            format!("/{}?mchid=1", path.join("/")).into_bytes(),
+        ));
+        seeds.push((format!("chain-{i}"), endpoint.chain_text().into_bytes()));
+    }
+    for (name, text) in [
+        ("upload", "v3/merchant-service/images/upload"),
+        (
+            "query-expression",
+            "v3/pay/transactions/id/{transaction_id}{?mchid}",
+        ),
+        ("alias", "v3/pay/transactions/out-trade-no/<out_trade_no>"),
+        (
+            "js-chain",
+            "wxpay.v3.payscore.payafterOrders._out_order_no_.sync",
+        ),
+        ("trailing-dot", "v3.applyment4sub.applyment."),
+        ("typo", "v3/refund/domestc/refunds"),
+        ("search", "退款 domestic"),
+    ] {
+        seeds.push((name.to_owned(), text.as_bytes().to_vec()));
+    }
+    seeds
+}
+
+/// PKCS#12: both test files with the right password (the merchant id), a wrong one, and
+/// cut short.
+fn pkcs12(repo: &Path) -> Result<Seeds, Box<dyn std::error::Error>> {
+    let mut seeds = Seeds::new();
+    for name in ["merchant_legacy", "merchant_modern"] {
+        let file = fs::read(repo.join(format!("tests/fixtures/v2/tls/{name}.p12")))?;
+        let with = |password: &str, bytes: &[u8]| {
+            let mut data = password.as_bytes().to_vec();
+            data.push(b'\n');
+            data.extend_from_slice(bytes);
+            data
+        };
+        seeds.push((name.to_owned(), with(sandbox::MERCHANT_ID, &file)));
+        seeds.push((format!("{name}-wrong-password"), with("1900000002", &file)));
+        seeds.push((
+            format!("{name}-truncated"),
+            with(sandbox::MERCHANT_ID, &file[..file.len() / 2]),
+        ));
+    }
     Ok(seeds)
 }

@@ -20,6 +20,10 @@
 //! - `aead`: `associated_data \n nonce \n ciphertext`.
 //! - `verify_tamper`, `notification_structured`: bytes from which `arbitrary` derives a
 //!   structured case (no seeds needed: the valid answers they mutate are built inside).
+//! - `v2_xml`, `bill_csv`, `catalog`: the bytes as they come (an XML body; a CSV bill; a
+//!   path, template or chain), and the same bytes again as an `arbitrary` structured case.
+//! - `multipart`: an `arbitrary` structured case (layout, names, meta, fields, file).
+//! - `pkcs12`: the password, `\n`, then the file's bytes.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -55,6 +59,11 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("authorization", authorization),
     ("aead", aead),
     ("oaep", oaep),
+    ("v2_xml", v2_xml),
+    ("multipart", multipart),
+    ("bill_csv", bill_csv),
+    ("catalog", catalog),
+    ("pkcs12", pkcs12),
 ];
 
 /// The instant every signed seed and every fixed clock uses (2023-11-14T22:13:20Z): the
@@ -1270,6 +1279,836 @@ pub fn oaep(data: &[u8]) {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// v2_xml
+
+/// The sandbox APIv2 key (the key of `sandbox::offline_client()` too).
+fn apiv2_key() -> &'static wechatpay::v2::Apiv2Key {
+    static KEY: OnceLock<wechatpay::v2::Apiv2Key> = OnceLock::new();
+    KEY.get_or_init(|| wechatpay::v2::Apiv2Key::new(sandbox::APIV2_KEY).expect("APIv2 key"))
+}
+
+/// A name `v2::xml::encode` writes: ASCII letters, digits, `_`, `-`, `.`, not starting
+/// with a digit, `-` or `.`.
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// XML 1.0 `Char`.
+fn is_xml_text(value: &str) -> bool {
+    value.chars().all(|c| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+    })
+}
+
+/// What an XML parser reads back for a value: line ends normalized (XML 1.0 §2.11).
+fn xml_line_ends(value: &str) -> String {
+    value.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Fields for the encode side of `v2_xml`: names made XML names, values any text.
+#[derive(Arbitrary, Debug)]
+struct V2Case {
+    fields: Vec<(String, String)>,
+    hmac: bool,
+    /// Which field (modulo their count) a tampered copy changes.
+    tamper: u8,
+}
+
+/// `v2::xml::decode` of any bytes, then APIv2 notifications; and `arbitrary` fields through
+/// `encode`, `decode` and a signed notification. Properties: no panic; a flat document that
+/// decodes re-encodes (unless a name or value cannot be written) and decodes to the same
+/// fields; the same bytes behind a DTD are refused as a DTD; a payment notification accepted
+/// (by `v2::notify` and by `Wechatpay::v2_notification` alike) carries the sign the key
+/// makes over its fields; an accepted refund notification's `req_info` re-encrypts to
+/// itself; fields encoded then decoded come back (line ends normalized), and signed they
+/// make a notification that is accepted, and refused once one value changes.
+pub fn v2_xml(data: &[u8]) {
+    use wechatpay::v2::{notify, sign, xml};
+
+    match xml::decode(data) {
+        Ok(map) => {
+            let flat: Option<Vec<(&str, &str)>> = map
+                .iter()
+                .map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                .collect();
+            if let Some(fields) = flat {
+                match xml::encode(fields.iter().copied()) {
+                    Ok(text) => {
+                        // A `\r` (from `&#13;`) is written as is, and read back as `\n`.
+                        let expected: Map<String, Value> = fields
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), Value::from(xml_line_ends(v))))
+                            .collect();
+                        let again = xml::decode(text.as_bytes());
+                        assert_eq!(
+                            again.as_ref().ok(),
+                            Some(&expected),
+                            "{map:?} encoded as {text:?} decodes to {again:?}"
+                        );
+                    }
+                    Err(e) => assert!(
+                        fields
+                            .iter()
+                            .any(|(k, v)| !is_xml_name(k) || !is_xml_text(v)),
+                        "{fields:?} decoded but does not encode: {e}"
+                    ),
+                }
+            }
+        }
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+
+    let mut with_dtd = b"<!DOCTYPE xml [<!ENTITY e \"x\">]>".to_vec();
+    with_dtd.extend_from_slice(data);
+    match xml::decode(&with_dtd) {
+        Ok(map) => panic!("a document with a DTD decoded: {map:?}"),
+        Err(e) => assert!(e.to_string().contains("DTD"), "{e}"),
+    }
+
+    let key = apiv2_key();
+    let client = &fixtures().offline_client;
+    let direct = notify::payment_notification(data, key);
+    let through_client = client.v2_notification(data);
+    assert_eq!(direct.is_ok(), through_client.is_ok());
+    match direct {
+        Ok(n) => {
+            let _ = format!("{n:?}");
+            assert_eq!(n.get("return_code"), Some("SUCCESS"));
+            let fields: Vec<(&str, &str)> = n
+                .fields()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().expect("a signed field is text")))
+                .collect();
+            let expected = sign::sign(fields.iter().copied(), key, n.sign_type());
+            let received = n.get("sign").expect("accepted, so signed");
+            assert_eq!(
+                expected,
+                received.to_ascii_uppercase(),
+                "accepted a sign the key did not make"
+            );
+        }
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+    match client.v2_refund_notification(data) {
+        Ok(refund) => {
+            let _ = format!("{refund:?}");
+            assert!(refund.fields().get("req_info").is_none());
+            assert_eq!(refund.fields()["return_code"], "SUCCESS");
+            let decoded = xml::decode(data).expect("accepted, so it decodes");
+            let req_info = decoded["req_info"].as_str().expect("req_info is text");
+            let plain = notify::open_req_info(req_info, key).expect("accepted, so it opens");
+            assert_eq!(
+                xml::decode(&plain).ok().as_ref(),
+                Some(refund.info()),
+                "the info is not the req_info's"
+            );
+            if let Ok(plain) = std::str::from_utf8(&plain) {
+                let compact: String = req_info
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect();
+                assert_eq!(notify::encrypt_req_info(plain, key), compact);
+            }
+        }
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+
+    let Ok(case) = V2Case::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    // Names made XML names, no repeats, none of the names the notification adds.
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (name, value) in case.fields {
+        let mut name: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .collect();
+        if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            name.insert(0, 'f');
+        }
+        let value: String = value
+            .chars()
+            .filter(|&c| is_xml_text(c.encode_utf8(&mut [0; 4])))
+            .collect();
+        if !["sign", "sign_type", "return_code"].contains(&name.as_str())
+            && fields.iter().all(|(n, _)| *n != name)
+        {
+            fields.push((name, value));
+        }
+    }
+    let pairs = || fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let text = xml::encode(pairs()).expect("XML names and XML text encode");
+    let decoded = match xml::decode(text.as_bytes()) {
+        Ok(decoded) => decoded,
+        Err(e) => panic!("{text:?} (encoded from {fields:?}) does not decode: {e}"),
+    };
+    let expected: Map<String, Value> = fields
+        .iter()
+        .map(|(n, v)| (n.clone(), Value::from(xml_line_ends(v))))
+        .collect();
+    assert_eq!(decoded, expected, "{fields:?} encoded as {text:?}");
+
+    if fields.iter().any(|(_, v)| v.contains('\r')) {
+        // The sign covers the `\r` the XML reader turns into `\n`.
+        return;
+    }
+    let sign_type = if case.hmac {
+        sign::SignType::HmacSha256
+    } else {
+        sign::SignType::Md5
+    };
+    let mut signed: Vec<(String, String)> = vec![
+        ("return_code".into(), "SUCCESS".into()),
+        ("sign_type".into(), sign_type.as_str().into()),
+    ];
+    signed.extend(fields.iter().cloned());
+    let notify_of = |fields: &[(String, String)]| {
+        let pairs = || fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let mac = sign::sign(pairs(), key, sign_type);
+        xml::encode(pairs().chain([("sign", mac.as_str())])).expect("encodes")
+    };
+    let body = notify_of(&signed);
+    match notify::payment_notification(body.as_bytes(), key) {
+        Ok(n) => assert_eq!(n.sign_type(), sign_type),
+        Err(e) => panic!("a correctly signed notification {body:?} was refused: {e}"),
+    }
+    let at = usize::from(case.tamper) % signed.len();
+    let mut tampered = signed.clone();
+    tampered[at].1.push('x');
+    let mac = sign::sign(
+        signed.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        key,
+        sign_type,
+    );
+    let forged = xml::encode(
+        tampered
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain([("sign", mac.as_str())]),
+    )
+    .expect("encodes");
+    if let Ok(n) = notify::payment_notification(forged.as_bytes(), key) {
+        panic!("a notification changed after signing ({forged:?}) was accepted: {n:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// multipart
+
+/// An upload form: the layout (generic or an endpoint's), and everything a caller sets.
+#[derive(Arbitrary, Debug)]
+struct MultipartCase {
+    rule: Option<u8>,
+    file_name: String,
+    meta: Vec<(String, FuzzValue)>,
+    fields: Vec<(String, String)>,
+    file_field: Option<String>,
+    boundary: Option<String>,
+    max_size: Option<u32>,
+    file: Vec<u8>,
+}
+
+/// `multipart::UploadForm` with any layout, file name, meta and form fields, boundary and
+/// file. Properties: building succeeds or fails with an error (no panic); a built form's
+/// `meta()` is a JSON object holding every meta value set (as serde_json reads it back)
+/// and the computed name and digest; the body, split at its boundary, is exactly the meta
+/// part with `meta()` as content, the form fields, and the file part with the file bytes
+/// intact, each part's headers one well-formed `Content-Disposition` (no quote or line break
+/// inside a quoted name) and a content type.
+pub fn multipart(data: &[u8]) {
+    use wechatpay::multipart::{MetaValue, UploadForm, UploadRule};
+
+    let Ok(case) = MultipartCase::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let rules = UploadRule::all();
+    let rule = case.rule.map(|i| &rules[usize::from(i) % rules.len()]);
+    let mut form = match rule {
+        Some(rule) => UploadForm::with_rule(rule, &case.file_name),
+        None => UploadForm::new(&case.file_name),
+    };
+    let mut given: Vec<(String, Value)> = Vec::new();
+    for (name, value) in &case.meta {
+        let value = value.to_json();
+        form = form.meta(name, value.clone());
+        given.retain(|(n, _)| n != name);
+        given.push((name.clone(), value));
+    }
+    for (name, value) in &case.fields {
+        form = form.field(name, value);
+    }
+    if let Some(file_field) = &case.file_field {
+        form = form.file_field(file_field);
+    }
+    if let Some(boundary) = &case.boundary {
+        form = form.boundary(boundary);
+    }
+    if let Some(max) = case.max_size {
+        form = form.max_size(u64::from(max));
+    }
+    let built = match form.from_bytes(case.file.clone()) {
+        Ok(built) => built,
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+            return;
+        }
+    };
+    let _ = format!("{built:?}");
+    let meta: Map<String, Value> = match serde_json::from_str(built.meta()) {
+        Ok(Value::Object(meta)) => meta,
+        other => panic!("meta {:?} is not a JSON object: {other:?}", built.meta()),
+    };
+    for (name, value) in &given {
+        let as_parsed: Value = serde_json::to_vec(value)
+            .ok()
+            .and_then(|text| serde_json::from_slice(&text).ok())
+            .expect("a JSON value re-parses");
+        assert_eq!(meta.get(name), Some(&as_parsed), "meta field {name:?}");
+    }
+    if let Some(rule) = rule {
+        for (name, slot) in rule.meta {
+            if given.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            match slot {
+                MetaValue::FileName => assert_eq!(meta[*name], case.file_name.as_str()),
+                MetaValue::Sha256 => assert_eq!(meta[*name], built.sha256_hex()),
+                MetaValue::Sha256Upper => {
+                    assert_eq!(meta[*name], built.sha256_hex().to_ascii_uppercase())
+                }
+                _ => {}
+            }
+        }
+    } else if !given.iter().any(|(n, _)| n == "filename" || n == "sha256") {
+        assert_eq!(meta["filename"], case.file_name.as_str());
+        assert_eq!(meta["sha256"], built.sha256_hex());
+    }
+    assert_eq!(built.file_len(), case.file.len() as u64);
+    if let Some(boundary) = &case.boundary {
+        assert_eq!(built.boundary(), boundary);
+    }
+    assert_eq!(
+        built.content_type(),
+        format!("multipart/form-data; boundary={}", built.boundary())
+    );
+
+    // Split the body at the boundary.
+    let body = built.body();
+    let open = format!("--{}\r\n", built.boundary());
+    let close = format!("\r\n--{}--\r\n", built.boundary());
+    let delimiter = format!("\r\n--{}\r\n", built.boundary());
+    assert!(body.starts_with(open.as_bytes()) && body.ends_with(close.as_bytes()));
+    let inner = &body[open.len()..body.len() - close.len()];
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let mut rest = inner;
+    while let Some(i) = find_bytes(rest, delimiter.as_bytes()) {
+        parts.push(&rest[..i]);
+        rest = &rest[i + delimiter.len()..];
+    }
+    parts.push(rest);
+    assert_eq!(parts.len(), 2 + case.fields.len(), "parts of {body:?}");
+    let split = |part: &[u8]| -> (String, Vec<u8>) {
+        let i = find_bytes(part, b"\r\n\r\n").expect("a part has headers");
+        (
+            String::from_utf8(part[..i].to_vec()).expect("headers are text"),
+            part[i + 4..].to_vec(),
+        )
+    };
+    let (headers, content) = split(parts[0]);
+    assert_eq!(
+        headers,
+        "Content-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json"
+    );
+    assert_eq!(content, built.meta().as_bytes());
+    for (part, (name, value)) in parts[1..].iter().zip(&case.fields) {
+        let (headers, content) = split(part);
+        assert_eq!(
+            headers,
+            format!("Content-Disposition: form-data; name=\"{name}\"")
+        );
+        assert_quotable(name);
+        assert_eq!(content, value.as_bytes());
+    }
+    let (headers, content) = split(parts[parts.len() - 1]);
+    let file_field = case
+        .file_field
+        .clone()
+        .unwrap_or_else(|| rule.map_or("file", |r| r.file_field).to_owned());
+    assert_quotable(&file_field);
+    assert_quotable(&case.file_name);
+    assert_eq!(
+        headers,
+        format!(
+            "Content-Disposition: form-data; name=\"{file_field}\"; filename=\"{}\"\r\nContent-Type: {}",
+            case.file_name,
+            built.file_content_type()
+        )
+    );
+    assert_eq!(content, case.file, "the file part is not the file");
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A name that a quoted `Content-Disposition` parameter carries as written.
+fn assert_quotable(name: &str) {
+    assert!(
+        !name.contains(['"', '\\', '\r', '\n', '\0']),
+        "{name:?} went into a multipart header unescaped"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// bill_csv
+
+/// A bill for the sandbox's generator.
+#[derive(Arbitrary, Debug)]
+struct BillCase {
+    kind: u8,
+    rows: u8,
+    seed: u64,
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+/// Checks one record against its header: as many values as columns; `get` finds the first
+/// column of a name, `to_map` the last.
+fn check_record(record: &wechatpay::bill::BillRecord) {
+    let headers = record.headers();
+    let values = record.values();
+    assert_eq!(headers.len(), values.len(), "line {}", record.line());
+    for (i, h) in headers.iter().enumerate() {
+        let first = headers.iter().position(|x| x == h).expect("present");
+        assert_eq!(record.get(h), Some(values[first].as_str()));
+        if first == i {
+            let _ = i;
+        }
+    }
+    let map = record.to_map();
+    for (k, v) in &map {
+        let last = headers.iter().rposition(|x| x == k).expect("a column");
+        assert_eq!(v, &values[last]);
+    }
+    let distinct: std::collections::HashSet<&String> = headers.iter().collect();
+    assert_eq!(map.len(), distinct.len());
+    assert_eq!(record.iter().count(), headers.len());
+    let _ = format!("{record:?}");
+}
+
+/// `bill::BillReader` over any bytes, and bills from `sandbox::bills::BillSpec`.
+/// Properties: no panic; the iteration ends (no more items than lines, `None` for good
+/// once it returned `None`); every record and the summary have one value per column and
+/// `get` / `to_map` agree with the header; records share the reader's header and come in
+/// line order; `into_summary` gives the same summary. A generated bill with any kind,
+/// date, seed and up to 63 rows reads back as that many records and a summary.
+pub fn bill_csv(data: &[u8]) {
+    use wechatpay::bill::BillReader;
+
+    match BillReader::new(data) {
+        Ok(mut reader) => {
+            let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+            let headers = reader.headers().to_vec();
+            let mut count = 0;
+            let mut last_line = 0;
+            let mut failed = false;
+            for item in &mut reader {
+                count += 1;
+                assert!(count <= lines, "more items than lines");
+                match item {
+                    Ok(record) => {
+                        assert_eq!(record.headers(), headers.as_slice());
+                        assert!(record.line() > last_line);
+                        last_line = record.line();
+                        check_record(&record);
+                    }
+                    Err(e) => {
+                        let _ = (e.to_string(), format!("{e:?}"));
+                        failed = true;
+                    }
+                }
+            }
+            assert!(reader.next().is_none(), "an item after the end");
+            let summary = reader.summary().cloned();
+            if let Some(summary) = &summary {
+                check_record(summary);
+            }
+            let again = BillReader::new(data)
+                .expect("the header read before")
+                .into_summary();
+            match again {
+                Ok(s) => {
+                    assert!(!failed, "into_summary passed what iteration refused");
+                    assert_eq!(s, summary);
+                }
+                Err(_) => assert!(failed, "into_summary refused what iteration passed"),
+            }
+        }
+        Err(e) => {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    }
+
+    let Ok(case) = BillCase::arbitrary(&mut Unstructured::new(data)) else {
+        return;
+    };
+    use wechatpay::sandbox::bills::{BillKind, BillSpec};
+    let kinds = [
+        BillKind::TradeAll,
+        BillKind::TradeSuccess,
+        BillKind::TradeRefund,
+        BillKind::FundFlow,
+        BillKind::ProfitSharing,
+    ];
+    let kind = kinds[usize::from(case.kind) % kinds.len()];
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        case.year % 10_000,
+        case.month % 13,
+        case.day % 32
+    );
+    let rows = u64::from(case.rows % 64);
+    let spec = BillSpec::new(kind, &date).rows(rows).seed(case.seed);
+    let bytes = spec.to_vec();
+    let mut reader = match BillReader::new(bytes.as_slice()) {
+        Ok(reader) => reader,
+        Err(e) => panic!("a generated bill ({case:?}) has no header: {e}"),
+    };
+    assert_eq!(reader.headers().join(","), kind.header());
+    let mut read = 0u64;
+    for record in &mut reader {
+        match record {
+            Ok(record) => check_record(&record),
+            Err(e) => panic!("a generated bill ({case:?}) does not read: {e}"),
+        }
+        read += 1;
+    }
+    assert_eq!(read, rows, "{case:?}");
+    let summary = reader.summary().expect("a generated bill has a summary");
+    assert_eq!(summary.headers().join(","), kind.summary_header());
+    // The first total counts the records; profit-sharing bills count sharing orders and
+    // returns apart.
+    let count = |i: usize| summary.values()[i].parse::<u64>().expect("a count");
+    let counted = if kind == BillKind::ProfitSharing {
+        count(0) + count(2)
+    } else {
+        count(0)
+    };
+    assert_eq!(counted, rows, "{case:?}: {:?}", summary.values());
+}
+
+// ---------------------------------------------------------------------------------------
+// catalog
+
+/// A catalog look-up: an endpoint by index with placeholder values, and free text.
+#[derive(Arbitrary, Debug)]
+struct CatalogCase {
+    index: u16,
+    values: Vec<String>,
+    method: u8,
+    text: String,
+    params: Vec<(String, String)>,
+    query: Vec<String>,
+    body: Option<Vec<u8>>,
+}
+
+const METHODS: [http::Method; 5] = [
+    http::Method::GET,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::PATCH,
+    http::Method::DELETE,
+];
+
+/// The path part `find_path` looks at: no leading `/`, up to `?`, `#` or a query
+/// expression (`{?`, `{&`, `{#`).
+fn catalog_path_part(text: &str) -> &str {
+    let text = text.trim_start_matches('/');
+    let bytes = text.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| {
+            matches!(bytes[i], b'?' | b'#')
+                || (bytes[i] == b'{' && matches!(bytes.get(i + 1), Some(b'?' | b'&' | b'#')))
+        })
+        .unwrap_or(bytes.len());
+    &text[..end]
+}
+
+fn catalog_placeholder(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}') && segment.len() >= 2
+}
+
+/// What `find_path` must return, by brute force over the table: of the endpoints with the
+/// method whose template matches the path segment by segment (a literal equal, a
+/// placeholder any non-empty segment), the one with a literal at the first segment where
+/// they differ (literal segments win over placeholders, from the left), and of those alike
+/// the first in table order.
+fn find_path_oracle(
+    method: &http::Method,
+    path: &str,
+) -> Option<&'static wechatpay::catalog::Endpoint> {
+    let path = catalog_path_part(path);
+    if path.bytes().filter(|&b| b == b'/').count() >= 24 {
+        return None;
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut best: Option<(Vec<bool>, &'static wechatpay::catalog::Endpoint)> = None;
+    for endpoint in wechatpay::catalog::endpoints() {
+        if endpoint.method() != method {
+            continue;
+        }
+        let template: Vec<&str> = endpoint.template().split('/').collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut literals = Vec::with_capacity(template.len());
+        let matches = template.iter().zip(&segments).all(|(t, s)| {
+            if catalog_placeholder(t) {
+                literals.push(false);
+                !s.is_empty()
+            } else {
+                literals.push(true);
+                t == s
+            }
+        });
+        if matches && best.as_ref().is_none_or(|(b, _)| literals > *b) {
+            best = Some((literals, endpoint));
+        }
+    }
+    best.map(|(_, e)| e)
+}
+
+/// `catalog::{find, find_path, find_chain, find_all, search, suggestions_for, check}`.
+/// Properties: no panic on any text and method; `find_path` returns exactly what a brute
+/// force over the table says (see `find_path_oracle`: literal segments win over
+/// placeholders, then table order), and its params are the path's segments at the
+/// template's placeholders; an endpoint's template expanded with any segment-safe values
+/// is found by `find_path` as that endpoint or, with the same method, one whose literals
+/// win; `find(method, template)` is the endpoint itself; `find_all` of its template holds
+/// it; `search` of its template finds it; `find_chain` of its chain text finds an endpoint
+/// of the same method.
+pub fn catalog(data: &[u8]) {
+    use wechatpay::catalog;
+
+    let text = String::from_utf8_lossy(data);
+    for method in &METHODS {
+        let _ = catalog::find_path(method, &text);
+        let _ = catalog::find(method, &text);
+        let _ = catalog::find_chain(method, &text);
+    }
+    // The brute force for one method (the first byte picks it): it walks the whole table.
+    let method = &METHODS[usize::from(data.first().copied().unwrap_or(0)) % METHODS.len()];
+    assert_eq!(
+        catalog::find_path(method, &text)
+            .as_ref()
+            .map(|m| m.endpoint()),
+        find_path_oracle(method, &text),
+        "find_path({method}, {text:?})"
+    );
+    let _ = catalog::find_all(&text).count();
+    // The full-table scans (`suggestions_for`, `search`, and `check` of an unknown endpoint,
+    // which suggests) cost about 10 ms an input under coverage instrumentation: one input in
+    // four (by its first byte) runs them, so the look-ups get the executions.
+    let scans = data.first().is_some_and(|b| b % 4 == 0);
+    if scans {
+        let _ = catalog::search(&text).count();
+        for s in catalog::suggestions_for(&text) {
+            let _ = (s.template(), s.distance(), s.endpoints().len());
+        }
+    }
+
+    let Ok(case) = CatalogCase::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let method = &METHODS[usize::from(case.method) % METHODS.len()];
+    let params: Map<String, Value> = case
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    let query: Vec<&str> = case.query.iter().map(String::as_str).collect();
+    if scans {
+        match catalog::check(method, &case.text, &params, &query, case.body.as_deref()) {
+            Ok(e) => {
+                let _ = e.to_string();
+            }
+            Err(e) => {
+                let _ = (
+                    e.to_string(),
+                    format!("{e:?}"),
+                    e.kind(),
+                    e.suggestions().len(),
+                );
+            }
+        }
+    }
+    let _ = catalog::find_chain(method, &case.text);
+
+    let endpoints = catalog::endpoints();
+    let endpoint = &endpoints[usize::from(case.index) % endpoints.len()];
+    // Segment-safe values: non-empty, none of `/ ? #`, no `{` (a `{?` would read as a
+    // query expression).
+    let mut values = case.values.iter().map(|v| {
+        let v: String = v
+            .chars()
+            .filter(|c| !matches!(c, '/' | '?' | '#' | '{'))
+            .collect();
+        if v.is_empty() {
+            "v".to_owned()
+        } else {
+            v
+        }
+    });
+    let segments: Vec<String> = endpoint
+        .template()
+        .split('/')
+        .map(|t| {
+            if catalog_placeholder(t) {
+                values.next().unwrap_or_else(|| "v".to_owned())
+            } else {
+                t.to_owned()
+            }
+        })
+        .collect();
+    let path = segments.join("/");
+    let found = catalog::find_path(endpoint.method(), &path)
+        .unwrap_or_else(|| panic!("{path:?} (from {endpoint}) finds nothing"));
+    let other = found.endpoint();
+    assert_eq!(other.method(), endpoint.method());
+    assert_eq!(Some(other), find_path_oracle(endpoint.method(), &path));
+    let shape = |e: &catalog::Endpoint| -> Vec<bool> {
+        e.template()
+            .split('/')
+            .map(|t| !catalog_placeholder(t))
+            .collect()
+    };
+    assert!(
+        shape(other) >= shape(endpoint),
+        "{path:?} (from {endpoint}) found {other}, whose literals do not win"
+    );
+    let mut captured = 0;
+    for (t, segment) in other.template().split('/').zip(&segments) {
+        if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            assert_eq!(found.param(name), Some(segment.as_str()));
+            captured += 1;
+        }
+    }
+    assert_eq!(found.params().len(), captured.min(4));
+    if shape(other) == shape(endpoint) {
+        // The same shape: the same literals, so the same trie node.
+        assert!(catalog::find_all(endpoint.template()).any(|e| e == other));
+    }
+    assert_eq!(
+        catalog::find(endpoint.method(), endpoint.template()),
+        Some(endpoint)
+    );
+    assert!(catalog::find_all(endpoint.template()).any(|e| e == endpoint));
+    assert!(catalog::search(endpoint.template()).any(|e| e == endpoint));
+    if let Some(e) = catalog::find_chain(endpoint.method(), &endpoint.chain_text()) {
+        assert_eq!(e.method(), endpoint.method());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// pkcs12
+
+/// `v2::MerchantIdentity::from_pkcs12` of `password \n file bytes` (feature `pkcs12`; a
+/// no-op without it, as in the main package's default test build). Properties: no panic;
+/// an identity that loads has a certificate whose serial it reports, and its `Debug` shows
+/// no key material; an error's text (and its sources') shows no key material and not the
+/// password, unless it says the same with another password.
+pub fn pkcs12(data: &[u8]) {
+    #[cfg(feature = "pkcs12")]
+    {
+        use wechatpay::v2::MerchantIdentity;
+
+        let (password, p12) = match data.iter().position(|&b| b == b'\n') {
+            Some(i) => (
+                String::from_utf8_lossy(&data[..i]).into_owned(),
+                &data[i + 1..],
+            ),
+            None => (String::new(), data),
+        };
+        match MerchantIdentity::from_pkcs12(p12, &password) {
+            Ok(identity) => {
+                assert_eq!(identity.serial(), identity.certificate().serial());
+                assert!(!identity.chain().is_empty());
+                let debug = format!("{identity:?}");
+                assert!(
+                    !debug.contains("PRIVATE") && !debug.contains("MII"),
+                    "{debug}"
+                );
+                check_certificate(identity.certificate());
+            }
+            Err(e) => {
+                let text = error_text(&e);
+                assert!(
+                    !text.contains("PRIVATE KEY") && !text.contains("MII"),
+                    "{text}"
+                );
+                assert!(
+                    !has_long_run(&text),
+                    "the error shows what looks like key material: {text}"
+                );
+                if password.len() >= 4 && text.contains(&password) {
+                    let other = "\u{1}".repeat(password.chars().count());
+                    let again = MerchantIdentity::from_pkcs12(p12, &other)
+                        .err()
+                        .map(|e| error_text(&e))
+                        .unwrap_or_default();
+                    assert!(
+                        again.contains(&password),
+                        "the error shows the password: {text}"
+                    );
+                }
+            }
+        }
+    }
+    #[cfg(not(feature = "pkcs12"))]
+    let _ = data;
+}
+
+/// An error's `Display`, `Debug` and every source's `Display`.
+#[cfg(feature = "pkcs12")]
+fn error_text(e: &wechatpay::Error) -> String {
+    let mut text = format!("{e} {e:?}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push(' ');
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Whether the text has 48 or more base64 or hex characters in a row (key material; no
+/// message or serial is that long).
+#[cfg(feature = "pkcs12")]
+fn has_long_run(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=') {
+            run += 1;
+            if run >= 48 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 // ---------------------------------------------------------------------------------------
