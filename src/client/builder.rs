@@ -683,7 +683,7 @@ impl WechatpayBuilder {
         let mutual_tls = apiv2
             .identity
             .as_ref()
-            .map(crate::v2::MerchantIdentity::client_auth);
+            .map(crate::transport::ClientAuth::presenting);
         #[cfg(not(feature = "apiv2"))]
         let mutual_tls = None;
         if let Some(interval) = self.refresh_interval {

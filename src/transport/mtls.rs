@@ -28,6 +28,16 @@ pub(crate) struct ClientAuth {
 }
 
 impl ClientAuth {
+    /// What the mutual-TLS pool presents for `identity`: its chain and key.
+    #[cfg(feature = "apiv2")]
+    pub(crate) fn presenting(identity: &crate::v2::MerchantIdentity) -> ClientAuth {
+        ClientAuth {
+            chain: identity.chain().to_vec(),
+            key: identity.key_der(),
+            serial: identity.serial().to_owned(),
+        }
+    }
+
     /// Finishes a configuration builder with this certificate.
     pub(crate) fn build(
         &self,
@@ -125,7 +135,7 @@ mod tests {
     #[test]
     fn both_kinds_of_configuration_present_the_certificate_with_the_same_roots() {
         let identity = crate::sandbox::merchant_identity().unwrap();
-        let auth = identity.client_auth();
+        let auth = super::ClientAuth::presenting(&identity);
         let settings = TlsSettings {
             extra_roots: vec![crate::sandbox::TLS_CA_CERTIFICATE_PEM.as_bytes().to_vec()],
             ..TlsSettings::default()

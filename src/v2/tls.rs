@@ -219,13 +219,9 @@ impl MerchantIdentity {
         &self.inner.chain
     }
 
-    /// What the transport's mutual-TLS pool presents.
-    pub(crate) fn client_auth(&self) -> crate::transport::ClientAuth {
-        crate::transport::ClientAuth {
-            chain: self.inner.chain.clone(),
-            key: self.inner.key.clone_key(),
-            serial: self.serial().to_owned(),
-        }
+    /// The private key, for the transport's mutual-TLS pool (never printed).
+    pub(crate) fn key_der(&self) -> PrivateKeyDer<'static> {
+        self.inner.key.clone_key()
     }
 
     /// A rustls client configuration that presents this identity: the ring provider (passed
