@@ -59,7 +59,7 @@ use std::path::Path;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::download::{HashType, Hasher};
+use crate::crypto::digest::{HashType, Hasher};
 use crate::error::Error;
 
 /// The largest file accepted where the endpoint documents no limit (32 MiB): the body is

@@ -17,6 +17,7 @@
 
 mod aes;
 mod der;
+pub(crate) mod digest;
 mod keys;
 mod nonce;
 mod pem;

@@ -7,7 +7,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::multipart;
-use crate::download::{HashType, Hasher};
+use crate::crypto::digest::{HashType, Hasher};
 use crate::multipart::{FileKind, MetaValue, UploadRule};
 use crate::sandbox::routes::Answer;
 
