@@ -21,7 +21,12 @@ use std::sync::Arc;
 use http::Method;
 use serde::Serialize;
 
-use crate::request::{Pipeline, RequestBuilder};
+use std::path::Path;
+
+use tokio::io::AsyncRead;
+
+use crate::multipart::{Multipart, UploadForm};
+use crate::request::{Pipeline, RequestBuilder, Upload};
 
 /// An endpoint being named, segment by segment or by template. Finish it with a verb:
 /// [`get`](Chain::get), [`post`](Chain::post), [`put`](Chain::put), [`patch`](Chain::patch),
@@ -273,6 +278,76 @@ macro_rules! __chain_segments {
     (($chain:expr) . $seg:tt $($rest:tt)*) => {
         $crate::__chain_segments!(($chain.seg(stringify!($seg))) $($rest)*)
     };
+}
+
+/// Upload verbs: a `POST` whose body is a `multipart/form-data` form in the endpoint's
+/// layout ([`crate::multipart::UploadRule`]), signed over its `meta` JSON.
+impl Chain {
+    /// An upload of `file_name` with the file's `bytes`: a `POST` of the form the endpoint
+    /// takes (the `meta` part, e.g. `{"filename":"a.png","sha256":"…"}`, then the file with
+    /// a content type from its magic bytes or name), whose signature covers only the
+    /// `meta` JSON. The endpoint's limits (kinds, sizes, name) are checked before anything
+    /// is sent; extra meta fields and form fields go on with
+    /// [`RequestBuilder::meta`] and [`RequestBuilder::form_field`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wechatpay::Error> {
+    /// let sandbox = wechatpay::sandbox::Sandbox::start().await?;
+    /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    /// let answer = sandbox.client()
+    ///     .chain("v3/merchant/media/upload")
+    ///     .upload("logo.png", png)
+    ///     .await?; // the sandbox checked the signature over meta and the file's sha256
+    /// let media: serde_json::Value = answer.json()?;
+    /// assert!(media["media_id"].as_str().is_some_and(|id| !id.is_empty()));
+    /// # Ok(()) }
+    /// ```
+    pub fn upload(self, file_name: &str, bytes: impl Into<Vec<u8>>) -> RequestBuilder {
+        let form = UploadForm::for_endpoint(self.template(), file_name);
+        self.request(Method::POST)
+            .with_upload(Upload::bytes(form, bytes.into()))
+    }
+
+    /// An upload of the file at `path` (named by the path's last component), read once
+    /// when the request is sent; its size is checked before reading. See
+    /// [`upload`](Chain::upload).
+    pub fn upload_from_path(self, path: impl AsRef<Path>) -> RequestBuilder {
+        let form = UploadForm::for_endpoint(self.template(), "");
+        self.request(Method::POST)
+            .with_upload(Upload::path(form, path.as_ref().to_path_buf()))
+    }
+
+    /// An upload of `file_name` read from `reader` once when the request is sent (no
+    /// further than the endpoint's limit). See [`upload`](Chain::upload).
+    pub fn upload_from_reader(
+        self,
+        file_name: &str,
+        reader: impl AsyncRead + Send + 'static,
+    ) -> RequestBuilder {
+        let form = UploadForm::for_endpoint(self.template(), file_name);
+        self.request(Method::POST)
+            .with_upload(Upload::reader(form, reader))
+    }
+
+    /// An upload of a form built with [`UploadForm`] (any layout, any part names): sent as
+    /// it is, signed over its [`meta`](Multipart::meta).
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::sandbox::offline_client()?;
+    /// use wechatpay::multipart::UploadForm;
+    ///
+    /// let form = UploadForm::for_endpoint("v3/merchant/media/upload", "a.jpg")
+    ///     .boundary("BOUNDARY")
+    ///     .from_bytes(b"\xff\xd8\xff\xe0 a jpeg".to_vec())?;
+    /// let request = wxpay.chain("v3/merchant/media/upload").upload_multipart(form.clone()).build()?;
+    /// assert_eq!(request.headers()["content-type"], "multipart/form-data; boundary=BOUNDARY");
+    /// assert_eq!(request.body(), form.body());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn upload_multipart(self, form: Multipart) -> RequestBuilder {
+        self.request(Method::POST).with_upload(Upload::built(form))
+    }
 }
 
 #[cfg(test)]

@@ -21,9 +21,9 @@ use crate::verify::Verifier;
 pub use builder::WechatpayBuilder;
 
 /// The production API: `https://api.mch.weixin.qq.com/`.
-pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
+pub const DEFAULT_BASE_URL: &str = crate::transport::PRODUCTION_BASE_URL;
 /// The backup domain WeChat Pay documents for when the main one cannot be reached.
-pub const BACKUP_BASE_URL: &str = "https://api2.mch.weixin.qq.com/";
+pub const BACKUP_BASE_URL: &str = crate::transport::BACKUP_BASE_URL;
 
 /// A WeChat Pay APIv3 client: names endpoints as chains, signs, sends and verifies.
 ///

@@ -16,9 +16,9 @@ use http::{HeaderMap, Method, Request, Uri};
 use serde_json::Value;
 
 use super::{Prepared, RequestBuilder};
-use crate::client::DEFAULT_BASE_URL;
 use crate::error::{ApiError, Error};
 use crate::response::{api_error, Response};
+use crate::transport::PRODUCTION_BASE_URL;
 use crate::transport::{MutualTls, RawResponse};
 use crate::v2::answer::{read_answer, read_download, Apiv2Failure};
 use crate::v2::{
@@ -148,7 +148,7 @@ impl RequestBuilder {
         // Another host (fraud.mch.weixin.qq.com, …) only in production: a sandbox or
         // proxy base URL serves every endpoint itself.
         let location = match endpoint.host {
-            Some(host) if pipeline.base.as_str() == DEFAULT_BASE_URL => format!("{host}{wire}"),
+            Some(host) if pipeline.base.as_str() == PRODUCTION_BASE_URL => format!("{host}{wire}"),
             _ => format!("{}{}{wire}", pipeline.base.origin, pipeline.base.path),
         };
         if mutual_tls.is_some() && !location.starts_with("https://") {

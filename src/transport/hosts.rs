@@ -13,6 +13,11 @@ use http::{Request, Uri};
 
 use crate::error::Error;
 
+/// The production API (the client's `DEFAULT_BASE_URL`).
+pub(crate) const PRODUCTION_BASE_URL: &str = "https://api.mch.weixin.qq.com/";
+/// The backup domain WeChat Pay documents (the client's `BACKUP_BASE_URL`).
+pub(crate) const BACKUP_BASE_URL: &str = "https://api2.mch.weixin.qq.com/";
+
 /// `scheme://host[:port]` of a host that serves the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Origin {

@@ -42,7 +42,9 @@ pub use self::proxy::Proxy;
 pub use self::stream::BodyStream;
 
 pub(crate) use self::failover::Hosts;
-pub(crate) use self::hosts::{host_port_of, is_loopback, BaseUrl, Origin};
+pub(crate) use self::hosts::{
+    host_port_of, is_loopback, BaseUrl, Origin, BACKUP_BASE_URL, PRODUCTION_BASE_URL,
+};
 pub(crate) use self::mtls::ClientAuth;
 pub(crate) use self::stream::StreamedResponse;
 pub(crate) use self::tls::TlsSettings;
